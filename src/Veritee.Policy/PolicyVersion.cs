@@ -1,6 +1,0 @@
-namespace Veritee.Policy;
-
-/// <summary>Placeholder namespace anchor; the policy language lives in this assembly.</summary>
-internal static class PolicyAssembly
-{
-}

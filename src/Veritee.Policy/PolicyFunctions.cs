@@ -1,0 +1,211 @@
+using System.Globalization;
+using System.Text.Json;
+using DevLab.JmesPath;
+
+namespace Veritee.Policy;
+
+/// <summary>An error while evaluating a rule (bad function argument, invalid JSON, …). Surfaces as a failed result.</summary>
+internal sealed class PolicyEvaluationException(string message) : Exception(message)
+{
+}
+
+/// <summary>
+/// The version 1.2 functions. Decisions beyond the documentation: a JSON number is an Integer only when written without
+/// fraction or exponent and within 64 bits, anything else is an error; <c>null</c> elements of an array are dropped
+/// (they would be empty claims); scalars passed where a set is expected are one-element sets; a set passed where a
+/// single value is expected must have exactly one element.
+/// </summary>
+internal static class PolicyFunctions
+{
+    [ThreadStatic]
+    private static JmesPath? t_jmesPath;
+
+    private static JmesPath Engine => t_jmesPath ??= new JmesPath();
+
+    public static ClaimValue Invoke(PolicyFunction function, ReadOnlySpan<ClaimValue> args) => function switch
+    {
+        PolicyFunction.JmesPath => ClaimValue.FromString(JmesPathQuery(Single(args[0], function, 1, ClaimValueKind.String).AsString, Single(args[1], function, 2, ClaimValueKind.String).AsString)),
+        PolicyFunction.JsonToClaimValue => JsonToClaimValue(Single(args[0], function, 1, ClaimValueKind.String).AsString),
+        PolicyFunction.IsSubsetOf => ClaimValue.FromBoolean(IsSubsetOf(args[0], args[1])),
+        PolicyFunction.AppendString => ClaimValue.FromString(Single(args[0], function, 1, ClaimValueKind.String).AsString + Single(args[1], function, 2, ClaimValueKind.String).AsString),
+        PolicyFunction.NegateBool => ClaimValue.FromBoolean(!Single(args[0], function, 1, ClaimValueKind.Boolean).AsBoolean),
+        _ => ClaimValue.FromBoolean(ContainsOnlyValue(args[0], Single(args[1], function, 2, null))),
+    };
+
+    public static string JmesPathQuery(string json, string query)
+    {
+        if (json.Length == 0 || query.Length == 0)
+        {
+            throw new PolicyEvaluationException("JmesPath: both arguments must be non-empty strings");
+        }
+
+        try
+        {
+            return Engine.Transform(json, query);
+        }
+        catch (Newtonsoft.Json.JsonException e)
+        {
+            throw new PolicyEvaluationException("JmesPath: the first argument is not valid JSON: " + e.Message);
+        }
+#pragma warning disable CA1031 // JmesPath.Net reports query errors as plain System.Exception.
+        catch (Exception e) when (e is not OutOfMemoryException)
+#pragma warning restore CA1031
+        {
+            throw new PolicyEvaluationException("JmesPath: query '" + query + "' failed: " + e.Message);
+        }
+    }
+
+    public static ClaimValue JsonToClaimValue(string json)
+    {
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(json);
+        }
+        catch (JsonException e)
+        {
+            throw new PolicyEvaluationException("JsonToClaimValue: the argument is not valid JSON: " + e.Message);
+        }
+
+        using (document)
+        {
+            var root = document.RootElement;
+            if (root.ValueKind == JsonValueKind.Array)
+            {
+                var elements = new List<ClaimValue>();
+                foreach (var item in root.EnumerateArray())
+                {
+                    if (item.ValueKind is JsonValueKind.Object or JsonValueKind.Array)
+                    {
+                        throw new PolicyEvaluationException("JsonToClaimValue: arrays may only hold numbers, Booleans, strings and null");
+                    }
+
+                    if (item.ValueKind != JsonValueKind.Null)
+                    {
+                        elements.Add(Scalar(item));
+                    }
+                }
+
+                return ClaimValue.FromSet(elements);
+            }
+
+            if (root.ValueKind == JsonValueKind.Object)
+            {
+                throw new PolicyEvaluationException("JsonToClaimValue: JSON objects have no claim value");
+            }
+
+            return root.ValueKind == JsonValueKind.Null ? ClaimValue.Empty : Scalar(root);
+        }
+    }
+
+    private static ClaimValue Scalar(JsonElement element)
+    {
+        switch (element.ValueKind)
+        {
+            case JsonValueKind.String:
+                return ClaimValue.FromString(element.GetString()!);
+            case JsonValueKind.True:
+                return ClaimValue.True;
+            case JsonValueKind.False:
+                return ClaimValue.False;
+            default:
+                var raw = element.GetRawText();
+                if (raw.AsSpan().IndexOfAny(".eE") < 0 && long.TryParse(raw, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var integer))
+                {
+                    return ClaimValue.FromInteger(integer);
+                }
+
+                throw new PolicyEvaluationException($"JsonToClaimValue: the number {raw} is not a 64-bit integer");
+        }
+    }
+
+    private static bool IsSubsetOf(ClaimValue subset, ClaimValue superset)
+    {
+        foreach (var element in Elements(subset))
+        {
+            if (!Elements(superset).Contains(element))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static bool ContainsOnlyValue(ClaimValue set, ClaimValue value)
+    {
+        var elements = Elements(set);
+        if (elements.IsEmpty)
+        {
+            return false;
+        }
+
+        foreach (var element in elements)
+        {
+            if (!element.Equals(value))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static ReadOnlySpan<ClaimValue> Elements(ClaimValue value) =>
+        value.Kind == ClaimValueKind.Set ? value.SetElements : new[] { value };
+
+    private static ClaimValue Single(ClaimValue value, PolicyFunction function, int position, ClaimValueKind? kind)
+    {
+        if (value.Kind == ClaimValueKind.Set)
+        {
+            if (value.SetElements.Length != 1)
+            {
+                throw new PolicyEvaluationException($"{function}: argument {position} must be a single value, got a set of {value.SetElements.Length}");
+            }
+
+            value = value.SetElements[0];
+        }
+
+        if (kind is { } k && value.Kind != k)
+        {
+            throw new PolicyEvaluationException($"{function}: argument {position} must be a {ClaimValue.KindName(k)}, got {ClaimValue.KindName(value.Kind)} {value}");
+        }
+
+        return value;
+    }
+
+    /// <summary>Null when <paramref name="json"/> is valid JSON, else the reason.</summary>
+    public static string? CheckJson(string json)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(json);
+            return null;
+        }
+        catch (JsonException e)
+        {
+            return e.Message;
+        }
+    }
+
+    /// <summary>Null when <paramref name="query"/> is a valid JMESPath expression, else the reason.</summary>
+    public static string? CheckJmesPathQuery(string query)
+    {
+        if (query.Length == 0)
+        {
+            return "the query is empty";
+        }
+
+        try
+        {
+            Engine.Parse(query);
+            return null;
+        }
+#pragma warning disable CA1031 // JmesPath.Net reports syntax errors as plain System.Exception.
+        catch (Exception e) when (e is not OutOfMemoryException)
+#pragma warning restore CA1031
+        {
+            return e.Message;
+        }
+    }
+}

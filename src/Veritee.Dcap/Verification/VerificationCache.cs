@@ -1,0 +1,92 @@
+using System.Collections.Concurrent;
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using Veritee.Dcap.X509;
+
+namespace Veritee.Dcap.Verification;
+
+/// <summary>
+/// Memoises the pure steps of verification: parsing (bytes to certificate, CRL, TCB Info, QE Identity, key) and
+/// signature checks (key, message, signature to bool), each keyed by a SHA-256 of its full input. The verifier runs
+/// every step in the same order with or without the cache, so a cache can make verification cheaper but never
+/// change a verdict. The quote's own signature is not memoised: each quote is new evidence.
+/// Thread-safe. Bounded: when an area exceeds its capacity it is emptied.
+/// </summary>
+public sealed class VerificationCache
+{
+    private readonly ConcurrentDictionary<Key, object> _parsed = new();
+    private readonly ConcurrentDictionary<Key, bool> _signatures = new();
+    private readonly int _capacity;
+
+    /// <summary>Creates a cache holding at most <paramref name="capacity"/> entries per area.</summary>
+    public VerificationCache(int capacity = 100_000)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
+        _capacity = capacity;
+    }
+
+    /// <summary>Number of memoised parse results.</summary>
+    public int ParsedCount => _parsed.Count;
+
+    /// <summary>Number of memoised signature checks.</summary>
+    public int SignatureCount => _signatures.Count;
+
+    internal T Parse<T>(byte kind, ReadOnlySpan<byte> input, Func<T> parse)
+        where T : class
+    {
+        var key = Key.Of(kind, input, [], []);
+        if (_parsed.TryGetValue(key, out var hit) && hit is T typed)
+        {
+            return typed;
+        }
+
+        var value = parse();
+        Trim(_parsed);
+        _parsed[key] = value;
+        return value;
+    }
+
+    internal bool Verify(EcPublicKey key, ReadOnlySpan<byte> message, ReadOnlySpan<byte> signature, DSASignatureFormat format, byte kind)
+    {
+        var cacheKey = Key.Of(kind, key.Point, message, signature);
+        if (_signatures.TryGetValue(cacheKey, out var hit))
+        {
+            return hit;
+        }
+
+        var ok = key.Verify(message, signature, format);
+        Trim(_signatures);
+        _signatures[cacheKey] = ok;
+        return ok;
+    }
+
+    private void Trim<TValue>(ConcurrentDictionary<Key, TValue> area)
+    {
+        if (area.Count >= _capacity)
+        {
+            area.Clear();
+        }
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private readonly record struct Key(ulong A, ulong B, ulong C, ulong D)
+    {
+        public static Key Of(byte kind, ReadOnlySpan<byte> a, ReadOnlySpan<byte> b, ReadOnlySpan<byte> c)
+        {
+            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            Span<byte> header = stackalloc byte[13];
+            header[0] = kind;
+            System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(header[1..], a.Length);
+            System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(header[5..], b.Length);
+            System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(header[9..], c.Length);
+            hash.AppendData(header);
+            hash.AppendData(a);
+            hash.AppendData(b);
+            hash.AppendData(c);
+            Span<byte> digest = stackalloc byte[32];
+            hash.GetHashAndReset(digest);
+            var words = MemoryMarshal.Cast<byte, ulong>(digest);
+            return new Key(words[0], words[1], words[2], words[3]);
+        }
+    }
+}

@@ -41,6 +41,9 @@ public sealed class PolicyRulesParseResult
 
     /// <summary>True when there is no error.</summary>
     public bool Success => !Diagnostics.Any(d => d.IsError);
+
+    /// <summary>The errors only.</summary>
+    public IEnumerable<PolicyDiagnostic> Errors => Diagnostics.Where(d => d.IsError);
 }
 
 /// <summary>

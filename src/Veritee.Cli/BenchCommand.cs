@@ -14,6 +14,7 @@ internal static class BenchCommand
     {
         var command = new Command("bench", "Measure throughput (operations per second).");
         command.Subcommands.Add(BenchVerify(io));
+        command.Subcommands.Add(BenchPolicyCommand.Create(io));
         return command;
     }
 

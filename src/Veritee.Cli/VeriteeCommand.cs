@@ -43,6 +43,7 @@ internal static class VeriteeCommand
         yield return QuickstartCommand.Create(io);
         yield return VerifyCommand.Create(io);
         yield return BenchCommand.Create(io);
+        yield return PolicyCommands.Create(io);
     }
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)

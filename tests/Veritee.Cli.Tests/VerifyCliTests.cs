@@ -1,0 +1,107 @@
+using System.Text.Json;
+using Veritee.TestSupport;
+
+namespace Veritee.Cli.Tests;
+
+public class VerifyCliTests
+{
+    private static readonly string Case = Vectors.DcapCase("sgx-v3-processorca-confsw-2025-07");
+
+    private static (int Exit, string Out, string Err) Run(params string[] args)
+    {
+        using var stdout = new StringWriter();
+        using var stderr = new StringWriter();
+        var exit = VeriteeCommand.Run(args, stdout, stderr);
+        return (exit, stdout.ToString(), stderr.ToString());
+    }
+
+    [Fact]
+    public void Verified_quote_exits_0_with_the_json_contract()
+    {
+        var (exit, output, _) = Run("verify", Path.Combine(Case, "quote.bin"), "--collateral", Case, "--at", "1751624924", "--json");
+        Assert.Equal(0, exit);
+        using var doc = JsonDocument.Parse(output);
+        var root = doc.RootElement;
+        Assert.Equal("STATUS_TCB_CONFIGURATION_AND_SW_HARDENING_NEEDED", root.GetProperty("qvlStatus").GetString());
+        Assert.Equal("ConfigurationAndSWHardeningNeeded", root.GetProperty("tcbStatus").GetString());
+        Assert.Equal(["INTEL-SA-00289", "INTEL-SA-00615"], root.GetProperty("advisoryIds").EnumerateArray().Select(a => a.GetString()));
+        Assert.False(root.GetProperty("collateralExpired").GetBoolean());
+    }
+
+    [Fact]
+    public void Iso_time_and_dcap_qvl_json_collateral_are_accepted()
+    {
+        var (exit, output, _) = Run("verify", Path.Combine(Case, "quote.bin"), "--collateral", Path.Combine(Case, "collateral.dcap-qvl.json"), "--at", "2025-07-04T10:28:44Z");
+        Assert.Equal(0, exit);
+        Assert.Contains("STATUS_TCB_CONFIGURATION_AND_SW_HARDENING_NEEDED", output, StringComparison.Ordinal);
+        Assert.Contains("INTEL-SA-00289, INTEL-SA-00615", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Expired_collateral_is_reported_beside_a_verified_verdict()
+    {
+        var (exit, output, _) = Run("verify", Path.Combine(Case, "quote.bin"), "--collateral", Case, "--at", "2033-06-01T00:00:00Z", "--json");
+        Assert.Equal(0, exit);
+        using var doc = JsonDocument.Parse(output);
+        Assert.True(doc.RootElement.GetProperty("collateralExpired").GetBoolean());
+        Assert.NotEmpty(doc.RootElement.GetProperty("expiryFindings").EnumerateArray());
+    }
+
+    [Fact]
+    public void Rejected_quote_exits_1_and_names_the_status()
+    {
+        var negative = Vectors.DcapCase("neg-tcbinfo-body-altered");
+        var (exit, output, _) = Run("verify", Path.Combine(negative, "quote.bin"), "--collateral", negative, "--at", "1751624924", "--json");
+        Assert.Equal(1, exit);
+        using var doc = JsonDocument.Parse(output);
+        Assert.Equal("STATUS_TCB_INFO_INVALID_SIGNATURE", doc.RootElement.GetProperty("qvlStatus").GetString());
+        Assert.Equal(JsonValueKind.Null, doc.RootElement.GetProperty("tcbStatus").ValueKind);
+    }
+
+    [Fact]
+    public void A_foreign_trust_anchor_makes_the_chain_untrusted()
+    {
+        var anchor = Path.Combine(Vectors.DcapTrust, "intel_sgx_pck_platform_ca.pem");
+        var (exit, output, _) = Run("verify", Path.Combine(Case, "quote.bin"), "--collateral", Case, "--at", "1751624924", "--trust-anchor", anchor, "--json");
+        Assert.Equal(1, exit);
+        Assert.Contains("STATUS_SGX_PCK_CERT_CHAIN_UNTRUSTED", output, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("verify")]
+    [InlineData("verify", "quote.bin")]
+    [InlineData("verify", "missing-quote.bin", "--collateral", ".")]
+    [InlineData("verify", "quote.bin", "--collateral", "missing-folder")]
+    [InlineData("verify", "quote.bin", "--collateral", ".", "--at", "yesterday")]
+    [InlineData("verify", "quote.bin", "--collateral", ".", "--trust-anchor", "case.json")]
+    [InlineData("no-such-command")]
+    public void Usage_and_input_errors_exit_2_with_one_message(params string[] args)
+    {
+        var resolved = args.Select(a => a is "quote.bin" or "case.json" ? Path.Combine(Case, a) : a == "." ? Case : a).ToArray();
+        var (exit, output, error) = Run(resolved);
+        Assert.Equal(2, exit);
+        Assert.Equal(string.Empty, output);
+        Assert.StartsWith("veritee: ", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Bench_refuses_a_quote_that_does_not_verify()
+    {
+        var (exit, _, error) = Run("bench", "verify", Path.Combine(Case, "quote.bin"), "--collateral", Case, "--at", "1751624924", "--trust-anchor",
+            Path.Combine(Vectors.DcapTrust, "intel_sgx_pck_platform_ca.pem"), "--seconds", "0.1");
+        Assert.Equal(1, exit);
+        Assert.Contains("benchmark refused", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Bench_reports_the_json_shape()
+    {
+        var (exit, output, _) = Run("bench", "verify", Path.Combine(Case, "quote.bin"), "--collateral", Case, "--at", "1751624924", "--seconds", "0.2", "--json");
+        Assert.Equal(0, exit);
+        using var doc = JsonDocument.Parse(output);
+        Assert.Equal("verify-warm", doc.RootElement.GetProperty("mode").GetString());
+        Assert.Equal(1, doc.RootElement.GetProperty("threads").GetInt32());
+        Assert.True(doc.RootElement.GetProperty("operations").GetInt64() > 0);
+        Assert.True(doc.RootElement.GetProperty("opsPerSecond").GetDouble() > 0);
+    }
+}

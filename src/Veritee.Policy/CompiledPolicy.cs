@@ -72,7 +72,7 @@ public sealed class PolicyEvaluationResult
 public sealed class CompiledPolicy
 {
     [ThreadStatic]
-    private static EvaluationContext? t_context;
+    private static EvaluationContext? _threadContext;
 
     private readonly CompiledRule[] _configuration;
     private readonly CompiledRule[] _authorization;
@@ -107,8 +107,8 @@ public sealed class CompiledPolicy
     public PolicyEvaluationResult Evaluate(IReadOnlyList<PolicyClaim> incoming)
     {
         ArgumentNullException.ThrowIfNull(incoming);
-        var context = t_context ?? new EvaluationContext();
-        t_context = null; // a nested evaluation on this thread gets its own context
+        var context = _threadContext ?? new EvaluationContext();
+        _threadContext = null; // a nested evaluation on this thread gets its own context
         try
         {
             context.Reset(incoming, _slotCount);
@@ -117,7 +117,7 @@ public sealed class CompiledPolicy
         finally
         {
             context.Release();
-            t_context = context;
+            _threadContext = context;
         }
     }
 

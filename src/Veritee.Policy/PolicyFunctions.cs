@@ -18,9 +18,9 @@ internal sealed class PolicyEvaluationException(string message) : Exception(mess
 internal static class PolicyFunctions
 {
     [ThreadStatic]
-    private static JmesPath? t_jmesPath;
+    private static JmesPath? _threadJmesPath;
 
-    private static JmesPath Engine => t_jmesPath ??= new JmesPath();
+    private static JmesPath Engine => _threadJmesPath ??= new JmesPath();
 
     public static ClaimValue Invoke(PolicyFunction function, ReadOnlySpan<ClaimValue> args) => function switch
     {

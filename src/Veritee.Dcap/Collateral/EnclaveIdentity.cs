@@ -93,6 +93,13 @@ public sealed class EnclaveIdentity
                 throw new DcapFormatException($"{What}: tcbLevels must be a non-empty array");
             }
 
+            var levels = levelsJson.EnumerateArray().Select((l, i) => EnclaveTcbLevel.Read(l, $"{What} tcbLevels[{i}]")).ToArray();
+            if (levels.FirstOrDefault(l => l.Status is not (TcbStatus.UpToDate or TcbStatus.OutOfDate or TcbStatus.Revoked)) is { } bad)
+            {
+                // Intel's parser accepts only these three statuses for enclave identities.
+                throw new DcapFormatException($"{What}: tcbStatus \"{bad.TcbStatusText}\" is not UpToDate, OutOfDate or Revoked");
+            }
+
             return new EnclaveIdentity
             {
                 Id = id,
@@ -106,7 +113,7 @@ public sealed class EnclaveIdentity
                 AttributesMask = HexBytes(root, "attributesMask", 16, What),
                 MrSigner = HexBytes(root, "mrsigner", 32, What),
                 IsvProdId = (ushort)Integer(root, "isvprodid", What, 0, ushort.MaxValue),
-                TcbLevels = [.. levelsJson.EnumerateArray().Select((l, i) => EnclaveTcbLevel.Read(l, $"{What} tcbLevels[{i}]"))],
+                TcbLevels = levels,
                 SignedBody = body,
                 Signature = signature,
             };

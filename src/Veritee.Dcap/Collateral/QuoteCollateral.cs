@@ -67,6 +67,11 @@ public sealed record QuoteCollateral(
     /// <summary>Reads dcap-qvl's <c>QuoteCollateralV3</c> JSON (inner bodies as strings, signatures and CRLs as hex).</summary>
     public static QuoteCollateral FromDcapQvlJson(ReadOnlySpan<byte> json, string source = "collateral JSON")
     {
+        if (!System.Text.Unicode.Utf8.IsValid(json))
+        {
+            throw new DcapFormatException($"{source}: not valid UTF-8 text");
+        }
+
         try
         {
             using var doc = JsonDocument.Parse(json.ToArray());

@@ -11,6 +11,11 @@ internal static class SignedJson
     public static (ReadOnlyMemory<byte> Body, byte[] Signature) Split(ReadOnlyMemory<byte> json, string bodyName, string what)
     {
         var span = json.Span.TrimEnd((byte)0);
+        if (!System.Text.Unicode.Utf8.IsValid(span))
+        {
+            throw new DcapFormatException($"{what}: not valid UTF-8 text");
+        }
+
         var reader = new Utf8JsonReader(span, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Disallow });
         ReadOnlyMemory<byte>? body = null;
         byte[]? signature = null;
@@ -39,7 +44,7 @@ internal static class SignedJson
                 {
                     reader.Read();
                     if (reader.TokenType != JsonTokenType.String ||
-                        !Veritee.Sgx.Hex.TryDecode(reader.GetString(), out var sig) || sig.Length != 64)
+                        !Veritee.Sgx.Hex.TryDecode(JsonFields.Text(ref reader, what, "signature"), out var sig) || sig.Length != 64)
                     {
                         throw new DcapFormatException($"{what}: \"signature\" must be 128 hex characters");
                     }
@@ -77,7 +82,37 @@ internal static class JsonFields
     public static string String(JsonElement obj, string name, string what)
     {
         var v = Required(obj, name, what);
-        return v.ValueKind == JsonValueKind.String ? v.GetString()! : throw new DcapFormatException($"{what}: field \"{name}\" must be a string");
+        if (v.ValueKind != JsonValueKind.String)
+        {
+            throw new DcapFormatException($"{what}: field \"{name}\" must be a string");
+        }
+
+        return Text(v, what, name);
+    }
+
+    /// <summary>The string value; a lone surrogate escape or invalid UTF-8 becomes a format error.</summary>
+    public static string Text(JsonElement value, string what, string name)
+    {
+        try
+        {
+            return value.GetString()!;
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new DcapFormatException($"{what}: field \"{name}\" is not valid text: {e.Message}", e);
+        }
+    }
+
+    public static string Text(ref Utf8JsonReader reader, string what, string name)
+    {
+        try
+        {
+            return reader.GetString()!;
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new DcapFormatException($"{what}: field \"{name}\" is not valid text: {e.Message}", e);
+        }
     }
 
     public static long Integer(JsonElement obj, string name, string what, long min, long max)
@@ -123,7 +158,7 @@ internal static class JsonFields
         var list = new List<string>(ids.GetArrayLength());
         foreach (var id in ids.EnumerateArray())
         {
-            list.Add(id.ValueKind == JsonValueKind.String ? id.GetString()! : throw new DcapFormatException($"{what}: advisory ids must be strings"));
+            list.Add(id.ValueKind == JsonValueKind.String ? Text(id, what, "advisoryIDs") : throw new DcapFormatException($"{what}: advisory ids must be strings"));
         }
 
         return list;

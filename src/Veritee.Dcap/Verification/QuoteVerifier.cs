@@ -43,7 +43,8 @@ public sealed class QuoteVerifier
         ArgumentNullException.ThrowIfNull(anchor);
 
         // Without a shared cache, a per-call one still avoids re-parsing the same root certificate four times.
-        var run = new Run(_cache ?? new VerificationCache(256), anchor, time);
+        var perCall = _cache is null ? new VerificationCache(256) : null;
+        var run = new Run(_cache ?? perCall!, anchor, time);
         try
         {
             return run.Execute(quote, collateral);
@@ -51,6 +52,11 @@ public sealed class QuoteVerifier
         catch (VerificationFailure failure)
         {
             return run.Fail(failure.Status, failure.Message);
+        }
+        finally
+        {
+            // Free the OpenSSL key handles now rather than leaving them to the finalizer thread.
+            perCall?.ReleaseKeys();
         }
     }
 

@@ -60,6 +60,25 @@ public sealed class VerificationCache
         return ok;
     }
 
+    /// <summary>Releases the platform key handles of everything parsed (for a cache that lives for one call).</summary>
+    internal void ReleaseKeys()
+    {
+        foreach (var value in _parsed.Values)
+        {
+            switch (value)
+            {
+                case DcapCertificate certificate:
+                    certificate.PublicKey.Dispose();
+                    break;
+                case EcPublicKey key:
+                    key.Dispose();
+                    break;
+            }
+        }
+
+        _parsed.Clear();
+    }
+
     private void Trim<TValue>(ConcurrentDictionary<Key, TValue> area)
     {
         if (area.Count >= _capacity)
@@ -73,18 +92,14 @@ public sealed class VerificationCache
     {
         public static Key Of(byte kind, ReadOnlySpan<byte> a, ReadOnlySpan<byte> b, ReadOnlySpan<byte> c)
         {
-            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-            Span<byte> header = stackalloc byte[13];
-            header[0] = kind;
-            System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(header[1..], a.Length);
-            System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(header[5..], b.Length);
-            System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(header[9..], c.Length);
-            hash.AppendData(header);
-            hash.AppendData(a);
-            hash.AppendData(b);
-            hash.AppendData(c);
+            // Hash of (kind, H(a), H(b), H(c)): one-shot hashes avoid creating a hash context per lookup.
+            Span<byte> parts = stackalloc byte[1 + (3 * 32)];
+            parts[0] = kind;
+            SHA256.HashData(a, parts.Slice(1, 32));
+            SHA256.HashData(b, parts.Slice(33, 32));
+            SHA256.HashData(c, parts.Slice(65, 32));
             Span<byte> digest = stackalloc byte[32];
-            hash.GetHashAndReset(digest);
+            SHA256.HashData(parts, digest);
             var words = MemoryMarshal.Cast<byte, ulong>(digest);
             return new Key(words[0], words[1], words[2], words[3]);
         }

@@ -50,7 +50,7 @@ public sealed class EcPublicKey : IDisposable
     public bool SameAs(ReadOnlySpan<byte> otherPoint) => _point.AsSpan().SequenceEqual(otherPoint);
 
     /// <inheritdoc />
-    public void Dispose() => _ecdsa?.Dispose();
+    public void Dispose() => Interlocked.Exchange(ref _ecdsa, null)?.Dispose();
 
     private bool TryGet(out ECDsa ecdsa)
     {

@@ -282,7 +282,7 @@ public class MaaTokenValidatorTests
         var payload = Encoding.UTF8.GetString(MaaVectors.Unb64(MaaVectors.Parts(Golden)[1])).Replace("\"x-ms-sgx-is-debuggable\":true", "\"x-ms-sgx-is-debuggable\":false", StringComparison.Ordinal);
 
         // No kid, the attacker's certificate in x5c and jwk: the keys in the header are not candidates.
-        var noKid = MaaVectors.SignRs256(attacker, $$"""{"alg":"RS256","jku":"{{MaaVectors.SharedWus}}/certs","typ":"JWT","x5c":["{{x5c}}"],"jwk":{"kty":"RSA","x5c":["{{x5c}}"]}}""", payload);
+        var noKid = MaaVectors.SignRs256(attacker, $$$"""{"alg":"RS256","jku":"{{{MaaVectors.SharedWus}}}/certs","typ":"JWT","x5c":["{{{x5c}}}"],"jwk":{"kty":"RSA","x5c":["{{{x5c}}}"]}}""", payload);
         Assert.Equal(MaaTokenFailure.UnknownKid, Validate(noKid, GoldenIat).Failure);
 
         // The real kid with the attacker's signature and certificate: the pinned key decides.

@@ -14,6 +14,7 @@ internal static class PolicyCommands
         var command = new Command("policy", "Check and evaluate Microsoft Azure Attestation policies (versions 1.0, 1.1, 1.2).");
         command.Subcommands.Add(CreateCheck(io));
         command.Subcommands.Add(CreateEval(io));
+        command.Subcommands.Add(PolicySignCommand.Create(io));
         return command;
     }
 

@@ -44,6 +44,9 @@ internal static class VeriteeCommand
         yield return VerifyCommand.Create(io);
         yield return BenchCommand.Create(io);
         yield return PolicyCommands.Create(io);
+        yield return CertCommand.Create(io);
+        yield return TokenCommand.Create(io);
+        yield return SignerCommand.Create(io);
     }
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)

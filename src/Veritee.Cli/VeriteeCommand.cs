@@ -47,6 +47,8 @@ internal static class VeriteeCommand
         yield return CertCommand.Create(io);
         yield return TokenCommand.Create(io);
         yield return SignerCommand.Create(io);
+        yield return GenquoteCommand.Create(io);
+        yield return PlatformCommand.Create(io);
     }
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)

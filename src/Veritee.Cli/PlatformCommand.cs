@@ -1,0 +1,144 @@
+using System.CommandLine;
+using System.Globalization;
+using Veritee.Dcap;
+using Veritee.Enclave;
+using Veritee.Sgx;
+
+namespace Veritee.Cli;
+
+/// <summary><c>veritee platform init|collateral</c>: the simulated SGX platform and its collateral authority.</summary>
+internal static class PlatformCommand
+{
+    public static Command Create(CliIo io)
+    {
+        var command = new Command("platform", "Create the simulated SGX platform (its own PKI, quoting enclave and collateral authority) and issue its collateral.");
+        command.Subcommands.Add(CreateInit(io));
+        command.Subcommands.Add(CreateCollateral(io));
+        return command;
+    }
+
+    /// <summary>The <c>--platform DIR</c> option shared with <c>genquote</c>.</summary>
+    internal static Option<string?> PlatformOption() => new("--platform")
+    {
+        Description = "Simulated platform state folder (default: $VERITEE_PLATFORM_DIR or ~/.veritee/platform, the folder 'veritee serve --simulation' uses).",
+    };
+
+    internal static string PlatformFolder(ParseResult parse, Option<string?> option) =>
+        parse.GetValue(option) is { Length: > 0 } folder ? folder : SimulatedPlatform.DefaultFolder;
+
+    private static Command CreateInit(CliIo io)
+    {
+        var platform = PlatformOption();
+        var collateral = new CollateralOptionSet(required: false);
+        var command = new Command("init", "Create a new simulated platform (refuses to overwrite one); with --out, also write its collateral. Exit 0 created, 2 error.");
+        command.Options.Add(platform);
+        collateral.AddTo(command);
+        command.SetAction(VeriteeCommand.Guard(parse =>
+        {
+            var folder = PlatformFolder(parse, platform);
+            var now = DateTimeOffset.UtcNow;
+            using var created = SimulatedPlatform.Create(folder, now);
+            io.Out.WriteLine($"Created simulated SGX platform in {created.Folder}");
+            Describe(io, created);
+            if (parse.GetValue(collateral.Out) is { Length: > 0 })
+            {
+                collateral.Write(io, parse, created);
+            }
+
+            return ExitCodes.Ok;
+        }));
+        return command;
+    }
+
+    private static Command CreateCollateral(CliIo io)
+    {
+        var platform = PlatformOption();
+        var collateral = new CollateralOptionSet(required: true);
+        var command = new Command("collateral", "Write the simulated platform's collateral in the folder layout 'veritee verify --collateral' reads, with its root as trust_anchor.pem. Creates the platform when the folder holds none. Exit 0 written, 2 error.");
+        command.Options.Add(platform);
+        collateral.AddTo(command);
+        command.SetAction(VeriteeCommand.Guard(parse =>
+        {
+            var folder = PlatformFolder(parse, platform);
+            using var loaded = SimulatedPlatform.LoadOrCreate(folder, DateTimeOffset.UtcNow, out var created);
+            if (created)
+            {
+                io.Out.WriteLine($"Created simulated SGX platform in {loaded.Folder}");
+            }
+
+            collateral.Write(io, parse, loaded);
+            return ExitCodes.Ok;
+        }));
+        return command;
+    }
+
+    private static void Describe(CliIo io, SimulatedPlatform platform)
+    {
+        var p = platform.Profile;
+        io.Out.WriteLine($"  root CA:      {platform.RootCertificate.Subject}");
+        io.Out.WriteLine($"  root key:     {Hex.Lower(platform.TrustAnchor.Point)}");
+        io.Out.WriteLine($"  FMSPC:        {Hex.Upper(p.Fmspc)}   PCE-ID {Hex.Upper(p.PceId)}   PCESVN {p.PceSvn}");
+        io.Out.WriteLine($"  TCB:          {string.Join(",", p.TcbComponents)}   QE SVN {p.QeSvn}");
+    }
+
+    /// <summary>Parses a TCB status name (Intel's spelling, any case).</summary>
+    internal static TcbStatus ParseStatus(string? text, string option, IReadOnlyList<TcbStatus> allowed)
+    {
+        var match = allowed.FirstOrDefault(s => string.Equals(s.ToWireString(), text, StringComparison.OrdinalIgnoreCase), (TcbStatus)(-1));
+        return match != (TcbStatus)(-1)
+            ? match
+            : throw new CliException($"{option}: '{text}' is not one of {string.Join(", ", allowed.Select(s => s.ToWireString()))}");
+    }
+
+    /// <summary>The options that shape the issued collateral.</summary>
+    private sealed class CollateralOptionSet(bool required)
+    {
+        private static readonly TcbStatus[] QeStatuses = [TcbStatus.UpToDate, TcbStatus.OutOfDate, TcbStatus.Revoked];
+
+        public Option<string?> Out { get; } = new("--out") { Description = "Collateral folder to write (tcb_info.json, qe_identity.json, *_issuer_chain.pem, root_ca_crl.der, pck_crl.der, trust_anchor.pem).", Required = required };
+
+        public Option<string> TcbStatusOption { get; } = new("--tcb-status") { Description = "Status of the platform's TCB level: UpToDate, SWHardeningNeeded, ConfigurationNeeded, ConfigurationAndSWHardeningNeeded, OutOfDate, OutOfDateConfigurationNeeded or Revoked.", DefaultValueFactory = _ => "UpToDate" };
+
+        public Option<string> QeTcbStatus { get; } = new("--qe-tcb-status") { Description = "Status of the quoting enclave's level in QE Identity: UpToDate, OutOfDate or Revoked.", DefaultValueFactory = _ => "UpToDate" };
+
+        public Option<bool> RevokePck { get; } = new("--revoke-pck") { Description = "List the platform's PCK certificate in the PCK CRL (verification fails with STATUS_SGX_PCK_REVOKED)." };
+
+        public Option<int> ValidityDays { get; } = new("--validity-days") { Description = "Days until nextUpdate of TCB Info, QE Identity and CRLs.", DefaultValueFactory = _ => 30 };
+
+        public Option<string?> At { get; } = new("--at") { Description = "Issue time: unix seconds or ISO-8601 (default: now)." };
+
+        public void AddTo(Command command)
+        {
+            command.Options.Add(Out);
+            command.Options.Add(TcbStatusOption);
+            command.Options.Add(QeTcbStatus);
+            command.Options.Add(RevokePck);
+            command.Options.Add(ValidityDays);
+            command.Options.Add(At);
+        }
+
+        public void Write(CliIo io, ParseResult parse, SimulatedPlatform platform)
+        {
+            var days = parse.GetValue(ValidityDays);
+            if (days is < 1 or > 3650)
+            {
+                throw new CliException($"--validity-days: {days} is outside 1..3650");
+            }
+
+            var options = new CollateralOptions
+            {
+                TcbStatus = ParseStatus(parse.GetValue(TcbStatusOption), "--tcb-status", CollateralAuthority.TcbInfoStatuses),
+                QeTcbStatus = ParseStatus(parse.GetValue(QeTcbStatus), "--qe-tcb-status", QeStatuses),
+                RevokePck = parse.GetValue(RevokePck),
+                IssuedAt = CliTime.Parse(parse.GetValue(At), DateTimeOffset.UtcNow),
+                Validity = TimeSpan.FromDays(days),
+            };
+            var folder = parse.GetValue(Out)!;
+            CollateralAuthority.Issue(platform, options).WriteTo(folder);
+            var anchor = Path.Combine(folder, SimulatedCollateral.TrustAnchorFile);
+            io.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"Wrote collateral to {folder} (TCB {options.TcbStatus.ToWireString()}, QE {options.QeTcbStatus.ToWireString()}{(options.RevokePck ? ", PCK revoked" : string.Empty)}, valid until {options.IssuedAt.Add(options.Validity):yyyy-MM-ddTHH:mm:ssZ})"));
+            io.Out.WriteLine($"Verify a quote with: veritee verify QUOTE --collateral {folder} --trust-anchor {anchor}");
+        }
+    }
+}

@@ -166,8 +166,9 @@ internal static class TokenCommand
         {
             text = File.ReadAllText(argument).Trim();
         }
-        else if (argument.Contains('.', StringComparison.Ordinal) && !argument.Contains('/', StringComparison.Ordinal) && !argument.Contains('\\', StringComparison.Ordinal))
+        else if (argument.TrimStart('"').StartsWith("ey", StringComparison.Ordinal) && argument.Count(c => c == '.') == 2)
         {
+            // A compact JWS header is a JSON object, so its base64url starts with "ey".
             text = argument.Trim();
         }
         else

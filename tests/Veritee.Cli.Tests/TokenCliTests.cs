@@ -254,7 +254,7 @@ public sealed class TokenCliTests : IDisposable
         Assert.Equal("UnknownKid", Reason(Run("token", "verify", kid, "--jwks", Jwks, "--issuer", SharedWus, "--at", "1654037300", "--json")));
         var flipped = parts[0] + "." + parts[1] + "." + (parts[2][0] == 'A' ? 'B' : 'A') + parts[2][1..];
         Assert.Equal("BadSignature", Reason(Run("token", "verify", flipped, "--jwks", Jwks, "--issuer", SharedWus, "--at", "1654037300", "--json")));
-        Assert.Equal("Malformed", Reason(Run("token", "verify", "a.b.c", "--jwks", Jwks, "--issuer", SharedWus, "--at", "1654037300", "--json")));
+        Assert.Equal("Malformed", Reason(Run("token", "verify", "eyJhbGciOiJSUzI1NiI.e30.AAAA", "--jwks", Jwks, "--issuer", SharedWus, "--at", "1654037300", "--json")));
 
         var plain = Run("token", "verify", Golden, "--jwks", Jwks, "--issuer", SharedWus);
         Assert.Equal(1, plain.Exit);
@@ -270,6 +270,7 @@ public sealed class TokenCliTests : IDisposable
         AssertOneLineInputError(Run("token", "verify", Golden, "--jwks", Jwks, "--issuer", SharedWus, "--at", "yesterday"), "--at");
         AssertOneLineInputError(Run("token", "verify", Golden, "--jwks", Jwks, "--issuer", SharedWus, "--skew", "301"), "--skew");
         AssertOneLineInputError(Run("token", "verify", P("absent.jwt"), "--jwks", Jwks, "--issuer", SharedWus), "no such file");
+        AssertOneLineInputError(Run("token", "verify", "absent.jwt", "--jwks", Jwks, "--issuer", SharedWus), "no such file");
         Assert.Equal(2, Run("token", "verify", Golden, "--jwks", Jwks).Exit);
     }
 

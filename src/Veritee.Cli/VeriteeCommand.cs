@@ -49,6 +49,7 @@ internal static class VeriteeCommand
         yield return SignerCommand.Create(io);
         yield return GenquoteCommand.Create(io);
         yield return PlatformCommand.Create(io);
+        yield return ServeCommand.Create(io);
     }
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)

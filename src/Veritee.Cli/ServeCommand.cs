@@ -1,0 +1,74 @@
+using System.CommandLine;
+using System.Security.Cryptography;
+using Veritee.Service;
+
+namespace Veritee.Cli;
+
+/// <summary><c>veritee serve</c>: the MAA-compatible attestation service.</summary>
+internal static class ServeCommand
+{
+    public static Command Create(CliIo io)
+    {
+        var urls = new Option<string>("--urls") { Description = "Listen address(es), ';'-separated (default http://127.0.0.1:5080).", DefaultValueFactory = _ => "http://127.0.0.1:5080" };
+        var data = new Option<string?>("--data") { Description = "Data folder for the SQLite store and generated secrets (default ~/.veritee)." };
+        var instance = new Option<string?>("--instance-url") { Description = "Instance URL used as token issuer and jku prefix (default: the first --urls address)." };
+        var trust = new Option<string>("--trust-model") { Description = "aad (bearer admin token) or isolated (signed changes; not available yet).", DefaultValueFactory = _ => "aad" };
+        var admin = new Option<string?>("--admin-token") { Description = "Bearer token for policy management (default: $VERITEE_ADMIN_TOKEN, else a random token written to DATA/admin-token)." };
+        var collateral = new Option<string?>("--collateral") { Description = "Intel collateral: one bundle folder, or one sub-folder per FMSPC (the layout 'veritee verify' reads)." };
+        var simulation = new Option<string?>("--simulation-collateral") { Description = "Trust a simulated platform: its collateral folder with trust_anchor.pem. Tokens for its quotes carry veritee-simulated: true." };
+        var command = new Command("serve", "Run the MAA-compatible attestation service (attest, policies, /certs, OpenID metadata).");
+        foreach (var option in new Option[] { urls, data, instance, trust, admin, collateral, simulation })
+        {
+            command.Options.Add(option);
+        }
+
+        command.SetAction(VeriteeCommand.Guard(parse =>
+        {
+            var listen = parse.GetValue(urls)!;
+            var dataDir = parse.GetValue(data) ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".veritee");
+            var trustModel = parse.GetValue(trust)!.ToUpperInvariant() switch
+            {
+                "AAD" => TrustModel.Aad,
+                "ISOLATED" => throw new CliException("--trust-model isolated is not available yet (signed policy changes with registered signers are being built)"),
+                var other => throw new CliException($"--trust-model must be aad or isolated, not '{other}'"),
+            };
+            Directory.CreateDirectory(dataDir);
+            var adminToken = parse.GetValue(admin) ?? Environment.GetEnvironmentVariable("VERITEE_ADMIN_TOKEN") ?? AdminTokenFile(dataDir, io);
+            var firstUrl = listen.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)[0];
+            var options = new ServiceOptions
+            {
+                InstanceUrl = (parse.GetValue(instance) ?? firstUrl).TrimEnd('/'),
+                DataDirectory = dataDir,
+                TrustModel = trustModel,
+                AdminToken = adminToken,
+                CollateralDirectory = ExistingFolder(parse.GetValue(collateral), "--collateral"),
+                SimulationCollateralDirectory = ExistingFolder(parse.GetValue(simulation), "--simulation-collateral"),
+            };
+            var app = VeriteeServer.BuildAsync(options, listen).GetAwaiter().GetResult();
+            io.Out.WriteLine($"veritee serve: instance {options.InstanceUrl}, listening on {listen}, data in {dataDir}");
+            app.Run();
+            return ExitCodes.Ok;
+        }));
+        return command;
+    }
+
+    private static string? ExistingFolder(string? path, string option) =>
+        path is null || Directory.Exists(path) ? path : throw new CliException($"{option}: folder {path} does not exist");
+
+    /// <summary>Reads or creates DATA/admin-token (owner-only permissions); the token itself is never printed.</summary>
+    private static string AdminTokenFile(string dataDir, CliIo io)
+    {
+        var file = Path.Combine(dataDir, "admin-token");
+        if (!File.Exists(file))
+        {
+            File.WriteAllText(file, Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32)));
+            if (!OperatingSystem.IsWindows())
+            {
+                File.SetUnixFileMode(file, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            }
+        }
+
+        io.Out.WriteLine($"veritee serve: policy management bearer token in {file}");
+        return File.ReadAllText(file).Trim();
+    }
+}

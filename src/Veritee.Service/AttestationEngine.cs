@@ -1,0 +1,386 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Veritee.Dcap;
+using Veritee.Dcap.Collateral;
+using Veritee.Dcap.Verification;
+using Veritee.Dcap.X509;
+using Veritee.Policy;
+using Veritee.Sgx;
+
+namespace Veritee.Service;
+
+/// <summary>The decoded body of <c>POST /attest/SgxEnclave|OpenEnclave</c>.</summary>
+public sealed record AttestRequest(byte[] Evidence, byte[]? RuntimeData, bool RuntimeDataIsJson, string? DraftPolicy, string? Nonce)
+{
+    /// <summary>Parses the MAA request JSON (property names case-insensitive; base64url with or without padding, or standard base64).</summary>
+    public static AttestRequest Parse(ReadOnlySpan<byte> body, string attestationType)
+    {
+        JsonObject root;
+        try
+        {
+            root = JsonNode.Parse(body, new JsonNodeOptions { PropertyNameCaseInsensitive = true }) as JsonObject
+                ?? throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, "the request body must be a JSON object");
+        }
+        catch (JsonException e)
+        {
+            throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, $"the request body is not valid JSON: {e.Message}");
+        }
+
+        var evidenceName = attestationType == "OpenEnclave" ? "report" : "quote";
+        var evidenceText = String(root, evidenceName) ?? throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, $"the request has no \"{evidenceName}\"");
+        var evidence = PolicyJws.DecodeBase64Url(evidenceText, evidenceName);
+        byte[]? runtime = null;
+        var isJson = false;
+        if (root["runtimeData"] is JsonObject runtimeData)
+        {
+            runtime = PolicyJws.DecodeBase64Url(String(runtimeData, "data") ?? throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, "runtimeData has no \"data\""), "runtimeData.data");
+            var type = String(runtimeData, "dataType") ?? "Binary";
+            isJson = type.ToUpperInvariant() switch
+            {
+                "JSON" => true,
+                "BINARY" => false,
+                _ => throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, $"runtimeData.dataType \"{type}\" is not Binary or JSON"),
+            };
+        }
+
+        return new AttestRequest(evidence, runtime, isJson, String(root, "draftPolicyForAttestation"), String(root, "nonce"));
+    }
+
+    private static string? String(JsonObject obj, string name) => obj[name] switch
+    {
+        null => null,
+        JsonValue v when v.TryGetValue<string>(out var s) => s,
+        _ => throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, $"\"{name}\" must be a string"),
+    };
+}
+
+/// <summary>
+/// The attestation pipeline: verify the quote against collateral (Intel QVL semantics), bind the runtime data,
+/// evaluate the policy and assemble the token's claims as MAA does (maa-api.md §3.3).
+/// </summary>
+public sealed class AttestationEngine
+{
+    private readonly FolderCollateralSource? _collateral;
+    private readonly FolderCollateralSource? _simulation;
+    private readonly TrustAnchor? _simulationAnchor;
+    private readonly QuoteVerifier _verifier = new(new VerificationCache());
+
+    /// <summary>Creates the engine from the service options.</summary>
+    public AttestationEngine(ServiceOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _collateral = options.CollateralDirectory is { } dir ? new FolderCollateralSource(dir) : null;
+        if (options.SimulationCollateralDirectory is { } sim)
+        {
+            _simulation = new FolderCollateralSource(sim);
+            var anchorFile = Path.Combine(sim, "trust_anchor.pem");
+            _simulationAnchor = File.Exists(anchorFile)
+                ? TrustAnchor.Load(File.ReadAllBytes(anchorFile), "simulated platform root")
+                : throw new InvalidOperationException($"simulation collateral folder {sim} has no trust_anchor.pem");
+        }
+    }
+
+    /// <summary>Attests and returns the token claims (without iss/iat/nbf/exp) and whether the token is unsigned (draft policy).</summary>
+    public (JsonObject Claims, bool Unsigned) Attest(string attestationType, AttestRequest request, CompiledPolicy storedPolicy, string storedPolicyText, JsonObject? policySigner, DateTimeOffset now)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var (result, collateral, simulated) = Verify(request.Evidence, attestationType, now);
+        var quote = result.Quote!;
+        if (quote.BodyType != QuoteBodyType.SgxReport)
+        {
+            throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, $"{attestationType} evidence must be an SGX enclave quote, not a TD report");
+        }
+
+        var report = quote.SgxReport;
+        if (request.RuntimeData is { } runtime && !SHA256.HashData(runtime).AsSpan().SequenceEqual(report.ReportData.Span[..32]))
+        {
+            throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, "SuppliedRuntimeDataDigest does not match RuntimeData Digest in quote");
+        }
+
+        JsonNode? runtimeJson = null;
+        if (request.RuntimeData is { } data && request.RuntimeDataIsJson)
+        {
+            try
+            {
+                runtimeJson = JsonNode.Parse(Encoding.UTF8.GetString(data).TrimEnd('\0'));
+            }
+            catch (JsonException e)
+            {
+                throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, $"runtimeData is declared JSON but does not parse: {e.Message}");
+            }
+        }
+
+        // Policy: the draft (unsigned token) or the stored/default one.
+        var policyText = storedPolicyText;
+        var policy = storedPolicy;
+        if (request.DraftPolicy is { } draft)
+        {
+            policyText = draft;
+            policy = PolicyCompiler.Compile(draft);
+            policySigner = null;
+        }
+
+        var incoming = IncomingClaims(report);
+        var evaluation = policy.Evaluate(incoming);
+        if (evaluation.IsError)
+        {
+            throw MaaException.BadRequest(MaaErrorCodes.PolicyEvaluationError, "Policy evaluation failed: " + evaluation.Reason);
+        }
+
+        if (!evaluation.Authorized)
+        {
+            throw MaaException.BadRequest(MaaErrorCodes.PolicyEvaluationError, evaluation.Reason);
+        }
+
+        var claims = new JsonObject
+        {
+            ["x-ms-ver"] = "1.0",
+            ["x-ms-attestation-type"] = "sgx",
+            ["x-ms-policy-hash"] = PolicyHash(policyText),
+            ["x-ms-sgx-is-debuggable"] = report.IsDebuggable,
+            ["x-ms-sgx-mrenclave"] = Hex.Lower(report.MrEnclave.Span),
+            ["x-ms-sgx-mrsigner"] = Hex.Lower(report.MrSigner.Span),
+            ["x-ms-sgx-product-id"] = report.IsvProdId,
+            ["x-ms-sgx-svn"] = report.IsvSvn,
+            ["x-ms-sgx-report-data"] = Hex.Lower(report.ReportData.Span),
+            ["jti"] = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32)),
+        };
+        AddKssClaims(claims, report);
+        var collateralHashes = CollateralHashes(request.Evidence, collateral);
+        claims["x-ms-sgx-collateral"] = collateralHashes;
+        claims["maa-attestationcollateral"] = collateralHashes.DeepClone();
+        if (request.RuntimeData is { } ehd)
+        {
+            if (runtimeJson is not null)
+            {
+                claims["x-ms-runtime"] = runtimeJson;
+            }
+            else
+            {
+                var encoded = TokenWriter.Base64Url(ehd);
+                claims["x-ms-sgx-ehd"] = encoded;
+                claims["maa-ehd"] = encoded;
+                claims["aas-ehd"] = encoded;
+            }
+        }
+
+        if (request.Nonce is { } nonce)
+        {
+            claims["nonce"] = nonce;
+        }
+
+        if (policySigner is not null)
+        {
+            claims["x-ms-policy-signer"] = policySigner.DeepClone();
+        }
+
+        if (simulated)
+        {
+            claims["veritee-simulated"] = true;
+        }
+
+        var issued = IssuedObject(evaluation.Issued);
+        foreach (var (name, value) in issued)
+        {
+            // Service claims win over policy claims of the same name: a policy must not forge x-ms-* values.
+            if (!claims.ContainsKey(name))
+            {
+                claims[name] = value?.DeepClone();
+            }
+        }
+
+        claims["x-ms-policy"] = issued;
+        return (claims, request.DraftPolicy is not null);
+    }
+
+    /// <summary>MAA's policy hash: base64url(SHA-256(ASCII(base64url(UTF-8 policy text)))).</summary>
+    public static string PolicyHash(string policyText) =>
+        TokenWriter.Base64Url(SHA256.HashData(Encoding.ASCII.GetBytes(TokenWriter.Base64Url(Encoding.UTF8.GetBytes(policyText)))));
+
+    private (VerificationResult Result, QuoteCollateral Collateral, bool Simulated) Verify(byte[] evidence, string attestationType, DateTimeOffset now)
+    {
+        ReadOnlyMemory<byte> quoteBytes = evidence;
+        if (attestationType == "OpenEnclave")
+        {
+            if (!OpenEnclaveReport.HasHeader(evidence))
+            {
+                throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, "the OpenEnclave report does not start with an Open Enclave remote report header");
+            }
+        }
+
+        Quote quote;
+        try
+        {
+            quote = Quote.Parse(OpenEnclaveReport.UnwrapIfPresent(quoteBytes));
+        }
+        catch (SgxFormatException e)
+        {
+            throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, "the quote is malformed: " + e.Message);
+        }
+
+        var fmspc = PlatformFmspc(quote);
+        var attempts = new List<string>();
+        if (_collateral?.Find(fmspc) is { } intel)
+        {
+            var result = _verifier.Verify(evidence, intel, TrustAnchor.IntelSgxRootCa, now);
+            if (result.IsVerified)
+            {
+                return Accept(result, intel, simulated: false);
+            }
+
+            attempts.Add($"Intel collateral: {result.Status.Name()} ({result.Detail})");
+        }
+
+        if (_simulation?.Find(fmspc) is { } simulatedCollateral)
+        {
+            var result = _verifier.Verify(evidence, simulatedCollateral, _simulationAnchor!, now);
+            if (result.IsVerified)
+            {
+                return Accept(result, simulatedCollateral, simulated: true);
+            }
+
+            attempts.Add($"simulated platform: {result.Status.Name()} ({result.Detail})");
+        }
+
+        if (attempts.Count == 0)
+        {
+            throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, $"no collateral is available for FMSPC {Convert.ToHexString(fmspc)}");
+        }
+
+        throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, "the quote could not be verified: " + string.Join("; ", attempts));
+    }
+
+    private static (VerificationResult, QuoteCollateral, bool) Accept(VerificationResult result, QuoteCollateral collateral, bool simulated)
+    {
+        // Fail closed on stale collateral: a revocation published after nextUpdate would go unseen.
+        if (result.CollateralExpired)
+        {
+            throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter,
+                "the quote was invalid due to an error in the quote collateral: collateral is outside its validity (" + string.Join("; ", result.ExpiryFindings) + ")");
+        }
+
+        return (result, collateral, simulated);
+    }
+
+    private static byte[] PlatformFmspc(Quote quote)
+    {
+        var cert = quote.SignatureData.CertificationData;
+        if (cert.Type != CertificationDataType.PckCertificateChain)
+        {
+            throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, $"certification data type {(ushort)cert.Type} is not supported (5: PCK certificate chain)");
+        }
+
+        try
+        {
+            var leaf = Pem.DecodeCertificates(cert.Data.Span).Select(DcapCertificate.Parse)
+                .FirstOrDefault(c => c.SubjectCommonName.Contains("SGX PCK Certificate", StringComparison.Ordinal) && c.SgxExtension is not null)
+                ?? throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, "the quote's certificate chain has no PCK certificate");
+            return PckCertificateExtension.Parse(leaf.SgxExtension!.Value).Fmspc;
+        }
+        catch (Exception e) when (e is DcapFormatException or SgxFormatException)
+        {
+            throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, "the quote's PCK certificate is malformed: " + e.Message);
+        }
+    }
+
+    private static List<PolicyClaim> IncomingClaims(SgxReportBody report)
+    {
+        var debug = ClaimValue.FromBoolean(report.IsDebuggable);
+        var mrsigner = ClaimValue.FromString(Hex.Lower(report.MrSigner.Span));
+        var mrenclave = ClaimValue.FromString(Hex.Lower(report.MrEnclave.Span));
+        var product = ClaimValue.FromInteger(report.IsvProdId);
+        var svn = ClaimValue.FromInteger(report.IsvSvn);
+        var tee = ClaimValue.FromString("sgx");
+        return
+        [
+            PolicyClaim.Service("x-ms-sgx-is-debuggable", debug),
+            PolicyClaim.Service("x-ms-sgx-mrsigner", mrsigner),
+            PolicyClaim.Service("x-ms-sgx-mrenclave", mrenclave),
+            PolicyClaim.Service("x-ms-sgx-product-id", product),
+            PolicyClaim.Service("x-ms-sgx-svn", svn),
+            PolicyClaim.Service("x-ms-attestation-type", tee),
+            PolicyClaim.Service("x-ms-sgx-report-data", ClaimValue.FromString(Hex.Lower(report.ReportData.Span))),
+
+            // Deprecated aliases that the 2020 default policy and older custom policies still use.
+            PolicyClaim.Service("$is-debuggable", debug),
+            PolicyClaim.Service("$sgx-mrsigner", mrsigner),
+            PolicyClaim.Service("$sgx-mrenclave", mrenclave),
+            PolicyClaim.Service("$product-id", product),
+            PolicyClaim.Service("$svn", svn),
+            PolicyClaim.Service("$tee", tee),
+        ];
+    }
+
+    private static void AddKssClaims(JsonObject claims, SgxReportBody report)
+    {
+        // Only KSS-capable platforms fill these; MAA omits them otherwise.
+        if (report.ConfigId.Span.ContainsAnyExcept((byte)0))
+        {
+            claims["x-ms-sgx-config-id"] = Hex.Lower(report.ConfigId.Span);
+        }
+
+        if (report.ConfigSvn != 0)
+        {
+            claims["x-ms-sgx-config-svn"] = report.ConfigSvn;
+        }
+
+        if (report.IsvExtProdId.Span.ContainsAnyExcept((byte)0))
+        {
+            claims["x-ms-sgx-isv-extended-product-id"] = Hex.Lower(report.IsvExtProdId.Span);
+        }
+
+        if (report.IsvFamilyId.Span.ContainsAnyExcept((byte)0))
+        {
+            claims["x-ms-sgx-isv-family-id"] = Hex.Lower(report.IsvFamilyId.Span);
+        }
+    }
+
+    private static JsonObject CollateralHashes(byte[] evidence, QuoteCollateral c)
+    {
+        static string H(ReadOnlySpan<byte> bytes) => Convert.ToHexStringLower(SHA256.HashData(bytes));
+        var rootCrl = H(CertificateRevocationList.Normalize(c.RootCaCrl));
+        return new JsonObject
+        {
+            ["qeidcertshash"] = H(c.QeIdentityIssuerChain),
+            ["qeidcrlhash"] = rootCrl,
+            ["qeidhash"] = H(c.QeIdentity),
+            ["quotehash"] = H(evidence),
+            ["tcbinfocertshash"] = H(c.TcbInfoIssuerChain),
+            ["tcbinfocrlhash"] = rootCrl,
+            ["tcbinfohash"] = H(c.TcbInfo),
+        };
+    }
+
+    /// <summary>Issued claims as an object; several claims of one type become an array, types kept.</summary>
+    public static JsonObject IssuedObject(IReadOnlyList<PolicyClaim> issued)
+    {
+        ArgumentNullException.ThrowIfNull(issued);
+        using var stream = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(stream))
+        {
+            PolicyJson.WriteClaimsObject(writer, issued);
+        }
+
+        return (JsonObject)JsonNode.Parse(stream.ToArray())!;
+    }
+}
+
+/// <summary>Parses and compiles policy text, mapping diagnostics to MAA's PolicyParsingError.</summary>
+public static class PolicyCompiler
+{
+    /// <summary>Compiles <paramref name="text"/> or throws 400 PolicyParsingError with line:column.</summary>
+    public static CompiledPolicy Compile(string text)
+    {
+        var parsed = PolicyParser.Parse(text);
+        if (parsed.Document is not { } document)
+        {
+            var messages = parsed.Errors.Select(d => d.ToMaaText()).ToList();
+            throw new MaaException(HttpStatusCode.BadRequest, MaaErrorCodes.PolicyParsingError, string.Join(" ", messages));
+        }
+
+        return CompiledPolicy.Compile(document);
+    }
+}

@@ -1,0 +1,42 @@
+namespace Veritee.Service;
+
+/// <summary>How the instance authorizes policy and signer management.</summary>
+public enum TrustModel
+{
+    /// <summary>Bearer token (a static development admin token today; an OpenID Connect authority later).</summary>
+    Aad,
+
+    /// <summary>Every change is a JWS signed by a registered policy-management certificate.</summary>
+    Isolated,
+}
+
+/// <summary>Configuration of one service node.</summary>
+public sealed record ServiceOptions
+{
+    /// <summary>The instance URL used as token issuer and <c>jku</c> prefix (no trailing slash).</summary>
+    public required string InstanceUrl { get; init; }
+
+    /// <summary>Folder for the SQLite store and generated secrets.</summary>
+    public required string DataDirectory { get; init; }
+
+    /// <summary>Trust model for management operations.</summary>
+    public TrustModel TrustModel { get; init; } = TrustModel.Aad;
+
+    /// <summary>
+    /// The bearer token that authorizes policy management in the AAD model. Null: management is refused
+    /// (never anonymous).
+    /// </summary>
+    public string? AdminToken { get; init; }
+
+    /// <summary>Collateral folder: a collateral bundle, or one bundle per FMSPC in sub-folders named by FMSPC hex.</summary>
+    public string? CollateralDirectory { get; init; }
+
+    /// <summary>
+    /// Simulated-platform collateral folder (with <c>trust_anchor.pem</c>); when set, quotes from the simulated platform
+    /// are accepted and their tokens carry <c>veritee-simulated: true</c>.
+    /// </summary>
+    public string? SimulationCollateralDirectory { get; init; }
+
+    /// <summary>Largest accepted request body in bytes.</summary>
+    public long MaxRequestBodyBytes { get; init; } = 1024 * 1024;
+}

@@ -1,0 +1,33 @@
+namespace Veritee.Service.Store;
+
+/// <summary>A policy as stored: the JWS exactly as uploaded and the policy text it carries.</summary>
+/// <param name="AttestationType">Canonical attestation type (<c>SgxEnclave</c>, <c>OpenEnclave</c>).</param>
+/// <param name="Jws">The compact JWS as received (returned verbatim by GET).</param>
+/// <param name="PolicyText">The policy text inside it.</param>
+/// <param name="SignerJwk">The signer's JWK JSON when the JWS was signed, else null.</param>
+public sealed record StoredPolicy(string AttestationType, string Jws, string PolicyText, string? SignerJwk);
+
+/// <summary>
+/// Everything a node keeps: policies and the instance signing key. Writes are single statements or transactions, so a
+/// reader sees either the old or the new value, whole.
+/// </summary>
+public interface IServiceStore
+{
+    /// <summary>Creates or migrates the schema.</summary>
+    Task InitializeAsync(CancellationToken cancellationToken);
+
+    /// <summary>The stored policy of a type, or null when the default applies.</summary>
+    Task<StoredPolicy?> GetPolicyAsync(string attestationType, CancellationToken cancellationToken);
+
+    /// <summary>Stores (replaces) a policy.</summary>
+    Task SetPolicyAsync(StoredPolicy policy, CancellationToken cancellationToken);
+
+    /// <summary>Removes a stored policy; false when there was none.</summary>
+    Task<bool> RemovePolicyAsync(string attestationType, CancellationToken cancellationToken);
+
+    /// <summary>The instance signing key (PKCS#8, certificate DER), or null before the first start.</summary>
+    Task<(byte[] Pkcs8, byte[] Certificate)?> GetInstanceKeyAsync(CancellationToken cancellationToken);
+
+    /// <summary>Stores the instance key unless one exists (first writer wins, so nodes agree on one key).</summary>
+    Task InsertInstanceKeyIfAbsentAsync(byte[] pkcs8, byte[] certificate, CancellationToken cancellationToken);
+}

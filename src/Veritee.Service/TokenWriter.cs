@@ -1,0 +1,47 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json.Nodes;
+
+namespace Veritee.Service;
+
+/// <summary>Issues MAA-shaped JWTs: header <c>{"alg","jku","kid","typ"}</c>, canonical claims, RS256.</summary>
+public sealed class TokenWriter(InstanceSigningKey key, string instanceUrl)
+{
+    /// <summary>Attestation token lifetime (MAA: 8 hours, not configurable).</summary>
+    public static readonly TimeSpan AttestationLifetime = TimeSpan.FromHours(8);
+
+    /// <summary>Policy and certificate management result token lifetime (1 hour).</summary>
+    public static readonly TimeSpan ResultLifetime = TimeSpan.FromHours(1);
+
+    /// <summary>The instance URL (issuer).</summary>
+    public string Issuer => instanceUrl;
+
+    /// <summary>Adds iss/iat/nbf/exp and signs with the instance key; <paramref name="unsigned"/> gives an <c>alg: none</c> token.</summary>
+    public string Issue(JsonObject claims, DateTimeOffset now, TimeSpan lifetime, bool unsigned = false)
+    {
+        ArgumentNullException.ThrowIfNull(claims);
+        var iat = now.ToUnixTimeSeconds();
+        claims["iss"] = instanceUrl;
+        claims["iat"] = iat;
+        claims["nbf"] = iat;
+        claims["exp"] = iat + (long)lifetime.TotalSeconds;
+        var header = new JsonObject
+        {
+            ["alg"] = unsigned ? "none" : "RS256",
+            ["jku"] = instanceUrl + "/certs",
+            ["kid"] = key.Kid,
+            ["typ"] = "JWT",
+        };
+        var signingInput = Base64Url(CanonicalJson.Serialize(header)) + "." + Base64Url(CanonicalJson.Serialize(claims));
+        if (unsigned)
+        {
+            return signingInput + ".";
+        }
+
+        var signature = key.Key.SignData(Encoding.ASCII.GetBytes(signingInput), HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        return signingInput + "." + Base64Url(signature);
+    }
+
+    /// <summary>Base64url without padding.</summary>
+    public static string Base64Url(ReadOnlySpan<byte> bytes) => System.Buffers.Text.Base64Url.EncodeToString(bytes);
+}

@@ -1,0 +1,311 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Veritee.Policy;
+using Veritee.Service.Store;
+
+namespace Veritee.Service;
+
+/// <summary>Builds and runs the MAA-compatible HTTP service.</summary>
+public static partial class VeriteeServer
+{
+    /// <summary>api-versions accepted on every versioned route.</summary>
+    public static readonly IReadOnlySet<string> ApiVersions = new HashSet<string>(StringComparer.Ordinal) { "2020-10-01", "2022-08-01" };
+
+    /// <summary>Creates the store, loads or creates the instance key, and builds the app listening on <paramref name="urls"/>.</summary>
+    public static async Task<WebApplication> BuildAsync(ServiceOptions options, string urls, TimeProvider? clock = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        clock ??= TimeProvider.System;
+        Directory.CreateDirectory(options.DataDirectory);
+        var store = new SqliteServiceStore(Path.Combine(options.DataDirectory, "veritee.db"));
+        await store.InitializeAsync(cancellationToken).ConfigureAwait(false);
+        if (await store.GetInstanceKeyAsync(cancellationToken).ConfigureAwait(false) is null)
+        {
+            using var created = InstanceSigningKey.Create(options.InstanceUrl, clock.GetUtcNow());
+            await store.InsertInstanceKeyIfAbsentAsync(created.ExportPkcs8(), created.Certificate.RawData, cancellationToken).ConfigureAwait(false);
+        }
+
+        var (pkcs8, certificate) = (await store.GetInstanceKeyAsync(cancellationToken).ConfigureAwait(false))!.Value;
+        var key = InstanceSigningKey.Load(pkcs8, certificate);
+
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls(urls);
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes;
+            k.AddServerHeader = true;
+        });
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.Services.AddSingleton(options);
+        builder.Services.AddSingleton<IServiceStore>(store);
+        builder.Services.AddSingleton(key);
+        builder.Services.AddSingleton(clock);
+        builder.Services.AddSingleton(new TokenWriter(key, options.InstanceUrl));
+        builder.Services.AddSingleton(new AttestationEngine(options));
+        builder.Services.AddSingleton<PolicyCache>();
+        var app = builder.Build();
+        app.Use(ErrorEnvelope);
+        MapRoutes(app);
+        return app;
+    }
+
+    private static async Task ErrorEnvelope(HttpContext context, RequestDelegate next)
+    {
+        context.Response.Headers["x-ms-request-id"] = context.TraceIdentifier;
+        try
+        {
+            await next(context).ConfigureAwait(false);
+        }
+        catch (MaaException e)
+        {
+            await WriteError(context, e.Status, e.Code, e.Message).ConfigureAwait(false);
+        }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            await WriteError(context, HttpStatusCode.RequestEntityTooLarge, MaaErrorCodes.RequestTooLarge, "the request body is larger than the service accepts").ConfigureAwait(false);
+        }
+        catch (BadHttpRequestException e)
+        {
+            await WriteError(context, HttpStatusCode.BadRequest, MaaErrorCodes.InvalidParameter, e.Message).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            // The client went away; nothing to answer.
+        }
+        catch (Exception e) when (e is Microsoft.Data.Sqlite.SqliteException or TimeoutException)
+        {
+            LogStoreFailure(context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("Veritee.Service"), e);
+            await WriteError(context, HttpStatusCode.ServiceUnavailable, MaaErrorCodes.ServiceUnavailable, "the store is unavailable; retry later").ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            // Never a bare 500: the client gets the envelope, the log gets the exception (no request data, no secrets).
+            LogUnexpected(context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("Veritee.Service"), context.Request.Path, e);
+            await WriteError(context, HttpStatusCode.InternalServerError, MaaErrorCodes.InternalError, "an unexpected error occurred; request id " + context.TraceIdentifier).ConfigureAwait(false);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "unexpected failure on {Path}")]
+    private static partial void LogUnexpected(ILogger logger, PathString path, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "store failure")]
+    private static partial void LogStoreFailure(ILogger logger, Exception exception);
+
+    internal static Task WriteError(HttpContext context, HttpStatusCode status, string code, string message)
+    {
+        if (context.Response.HasStarted)
+        {
+            return Task.CompletedTask;
+        }
+
+        context.Response.Clear();
+        context.Response.Headers["x-ms-request-id"] = context.TraceIdentifier;
+        return WriteJson(context, MaaException.Envelope(code, message), status);
+    }
+
+    internal static async Task WriteJson(HttpContext context, JsonNode body, HttpStatusCode status = HttpStatusCode.OK)
+    {
+        context.Response.StatusCode = (int)status;
+        context.Response.ContentType = "application/json; charset=utf-8";
+        await context.Response.Body.WriteAsync(CanonicalJson.Serialize(body), context.RequestAborted).ConfigureAwait(false);
+    }
+
+    private static void MapRoutes(WebApplication app)
+    {
+        app.MapGet("/certs", (HttpContext c, InstanceSigningKey key) => WriteJson(c, new JsonObject { ["keys"] = new JsonArray(key.Jwk()) }));
+        app.MapGet("/.well-known/openid-configuration", (HttpContext c, ServiceOptions o) => WriteJson(c, OpenIdConfiguration(o.InstanceUrl)));
+        app.MapPost("/attest/{type}", Attest);
+        app.MapGet("/policies/{type}", GetPolicy);
+        app.MapPut("/policies/{type}", SetPolicy);
+        app.MapPost("/policies/{type}", ResetPolicy);
+        app.MapGet("/certificates", GetCertificates);
+        app.MapPost("/certificates:add", ModifyCertificates);
+        app.MapPost("/certificates:remove", ModifyCertificates);
+        app.MapFallback((HttpContext c) => throw new MaaException(HttpStatusCode.NotFound, MaaErrorCodes.NotFound, $"no operation at {c.Request.Method} {c.Request.Path}"));
+    }
+
+    private static JsonObject OpenIdConfiguration(string instance) => new()
+    {
+        ["response_types_supported"] = new JsonArray("token", "none"),
+        ["id_token_signing_alg_values_supported"] = new JsonArray("RS256"),
+        ["revocation_endpoint"] = instance + "/revoke",
+        ["issuer"] = instance,
+        ["jwks_uri"] = instance + "/certs",
+        ["claims_supported"] = new JsonArray("cnf", "nonce", "x-ms-ver", "x-ms-attestation-type", "x-ms-policy-hash", "x-ms-policy-signer",
+            "x-ms-sgx-is-debuggable", "x-ms-sgx-mrenclave", "x-ms-sgx-mrsigner", "x-ms-sgx-svn", "x-ms-sgx-ehd", "x-ms-sgx-collateral",
+            "is-debuggable", "sgx-mrsigner", "sgx-mrenclave", "product-id", "svn", "tee"),
+    };
+
+    private static void RequireApiVersion(HttpContext context)
+    {
+        var version = context.Request.Query["api-version"].ToString();
+        if (version.Length == 0)
+        {
+            throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, "The api-version query parameter (?api-version=) is required for all requests");
+        }
+
+        if (!ApiVersions.Contains(version))
+        {
+            throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, $"The api-version '{version}' is not supported; supported: {string.Join(", ", ApiVersions)}");
+        }
+    }
+
+    private static string RequireType(string type) =>
+        DefaultPolicies.CanonicalType(type) ?? throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, $"attestation type '{type}' is not supported (SgxEnclave, OpenEnclave)");
+
+    private static async Task<byte[]> ReadBody(HttpContext context)
+    {
+        using var buffer = new MemoryStream();
+        await context.Request.Body.CopyToAsync(buffer, context.RequestAborted).ConfigureAwait(false);
+        return buffer.ToArray();
+    }
+
+    private static async Task Attest(HttpContext context, string type, AttestationEngine engine, PolicyCache policies, TokenWriter tokens, TimeProvider clock)
+    {
+        RequireApiVersion(context);
+        var canonical = RequireType(type);
+        var request = AttestRequest.Parse(await ReadBody(context).ConfigureAwait(false), canonical);
+        var policy = await policies.GetAsync(canonical, context.RequestAborted).ConfigureAwait(false);
+        var now = clock.GetUtcNow();
+        var (claims, unsigned) = engine.Attest(canonical, request, policy.Compiled, policy.Text, policy.SignerJwk, now);
+        var token = tokens.Issue(claims, now, TokenWriter.AttestationLifetime, unsigned);
+        await WriteJson(context, new JsonObject { ["token"] = token }).ConfigureAwait(false);
+    }
+
+    private static async Task GetPolicy(HttpContext context, string type, PolicyCache policies, TokenWriter tokens, TimeProvider clock, ServiceOptions options)
+    {
+        RequireApiVersion(context);
+        Authorize(context, options);
+        var canonical = RequireType(type);
+        var policy = await policies.GetAsync(canonical, context.RequestAborted).ConfigureAwait(false);
+        var claims = new JsonObject { ["x-ms-policy"] = policy.Jws };
+        await WriteJson(context, new JsonObject { ["token"] = tokens.Issue(claims, clock.GetUtcNow(), TokenWriter.ResultLifetime) }).ConfigureAwait(false);
+    }
+
+    private static async Task SetPolicy(HttpContext context, string type, PolicyCache policies, TokenWriter tokens, TimeProvider clock, ServiceOptions options)
+    {
+        RequireApiVersion(context);
+        Authorize(context, options);
+        var canonical = RequireType(type);
+        var body = Encoding.UTF8.GetString(await ReadBody(context).ConfigureAwait(false));
+        var jws = PolicyJws.Parse(body);
+        var text = jws.PolicyText ?? throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, "the policy token has an empty payload; use :reset to remove a policy");
+        RequireSignerAllowed(jws, options);
+        _ = PolicyCompiler.Compile(text);
+        var signer = jws.Signer is { } cert ? PolicyJws.SignerJwk(cert) : null;
+        await policies.SetAsync(new StoredPolicy(canonical, jws.Jws, text, signer?.ToJsonString()), context.RequestAborted).ConfigureAwait(false);
+        var claims = new JsonObject
+        {
+            ["x-ms-policy-result"] = "Updated",
+            ["x-ms-policy-token-hash"] = TokenWriter.Base64Url(SHA256.HashData(Encoding.ASCII.GetBytes(jws.Jws))),
+        };
+        if (signer is not null)
+        {
+            claims["x-ms-policy-signer"] = signer;
+        }
+
+        await WriteJson(context, new JsonObject { ["token"] = tokens.Issue(claims, clock.GetUtcNow(), TokenWriter.ResultLifetime) }).ConfigureAwait(false);
+    }
+
+    private static async Task ResetPolicy(HttpContext context, string type, PolicyCache policies, TokenWriter tokens, TimeProvider clock, ServiceOptions options)
+    {
+        // ASP.NET routes "/policies/SgxEnclave:reset" here with type = "SgxEnclave:reset".
+        const string Suffix = ":reset";
+        if (!type.EndsWith(Suffix, StringComparison.OrdinalIgnoreCase))
+        {
+            throw new MaaException(HttpStatusCode.NotFound, MaaErrorCodes.NotFound, $"no operation at POST {context.Request.Path}");
+        }
+
+        RequireApiVersion(context);
+        Authorize(context, options);
+        var canonical = RequireType(type[..^Suffix.Length]);
+        var jws = PolicyJws.Parse(Encoding.UTF8.GetString(await ReadBody(context).ConfigureAwait(false)));
+        if (jws.PolicyText is not null)
+        {
+            throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, "a reset token must have an empty payload");
+        }
+
+        RequireSignerAllowed(jws, options);
+        await policies.RemoveAsync(canonical, context.RequestAborted).ConfigureAwait(false);
+        var claims = new JsonObject { ["x-ms-policy-result"] = "Removed" };
+        await WriteJson(context, new JsonObject { ["token"] = tokens.Issue(claims, clock.GetUtcNow(), TokenWriter.ResultLifetime) }).ConfigureAwait(false);
+    }
+
+    private static async Task GetCertificates(HttpContext context, TokenWriter tokens, TimeProvider clock, ServiceOptions options)
+    {
+        RequireApiVersion(context);
+        Authorize(context, options);
+        var claims = new JsonObject { ["x-ms-policy-certificates"] = new JsonObject { ["keys"] = new JsonArray() } };
+        await WriteJson(context, new JsonObject { ["token"] = tokens.Issue(claims, clock.GetUtcNow(), TokenWriter.ResultLifetime) }).ConfigureAwait(false);
+    }
+
+    private static Task ModifyCertificates(HttpContext context, ServiceOptions options)
+    {
+        RequireApiVersion(context);
+        Authorize(context, options);
+        throw MaaException.BadRequest(MaaErrorCodes.InvalidOperation, "The operation is disallowed: policy management certificates exist only on isolated instances");
+    }
+
+    private static void RequireSignerAllowed(PolicyJws jws, ServiceOptions options)
+    {
+        if (options.TrustModel == TrustModel.Isolated)
+        {
+            throw MaaException.BadRequest(MaaErrorCodes.InvalidOperation, "isolated mode is not available in this build");
+        }
+
+        _ = jws;
+    }
+
+    private static void Authorize(HttpContext context, ServiceOptions options)
+    {
+        var header = context.Request.Headers.Authorization.ToString();
+        const string Scheme = "Bearer ";
+        if (options.AdminToken is not { Length: > 0 } expected || !header.StartsWith(Scheme, StringComparison.OrdinalIgnoreCase))
+        {
+            throw new MaaException(HttpStatusCode.Unauthorized, MaaErrorCodes.Unauthorized, "policy management requires an administrator bearer token");
+        }
+
+        var given = Encoding.UTF8.GetBytes(header[Scheme.Length..].Trim());
+        if (!CryptographicOperations.FixedTimeEquals(given, Encoding.UTF8.GetBytes(expected)))
+        {
+            throw new MaaException(HttpStatusCode.Unauthorized, MaaErrorCodes.Unauthorized, "the bearer token is not valid for this instance");
+        }
+    }
+}
+
+/// <summary>The effective policy of a type: stored or default, compiled once per text.</summary>
+public sealed record EffectivePolicy(string Text, string Jws, CompiledPolicy Compiled, JsonObject? SignerJwk);
+
+/// <summary>Reads policies from the store and keeps their compiled form keyed by text.</summary>
+public sealed class PolicyCache(IServiceStore store)
+{
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, CompiledPolicy> _compiled = new(StringComparer.Ordinal);
+
+    /// <summary>The effective policy for <paramref name="type"/>.</summary>
+    public async Task<EffectivePolicy> GetAsync(string type, CancellationToken cancellationToken)
+    {
+        var stored = await store.GetPolicyAsync(type, cancellationToken).ConfigureAwait(false);
+        var text = stored?.PolicyText ?? DefaultPolicies.Sgx;
+        var compiled = _compiled.GetOrAdd(text, PolicyCompiler.Compile);
+        if (_compiled.Count > 1000)
+        {
+            _compiled.Clear();
+        }
+
+        return new EffectivePolicy(text, stored?.Jws ?? PolicyJws.Unsigned(text), compiled,
+            stored?.SignerJwk is { } jwk ? JsonNode.Parse(jwk) as JsonObject : null);
+    }
+
+    /// <summary>Stores a policy.</summary>
+    public Task SetAsync(StoredPolicy policy, CancellationToken cancellationToken) => store.SetPolicyAsync(policy, cancellationToken);
+
+    /// <summary>Removes a stored policy.</summary>
+    public Task RemoveAsync(string type, CancellationToken cancellationToken) => store.RemovePolicyAsync(type, cancellationToken);
+}

@@ -46,7 +46,6 @@ internal static class GenquoteCommand
 
             var ehdBytes = ParseEhd(parse.GetValue(ehd));
             var wrap = parse.GetValue(oeEnvelope);
-            Directory.CreateDirectory(outDir);
 
             if (!parse.GetValue(simulate))
             {
@@ -61,6 +60,7 @@ internal static class GenquoteCommand
                 using var enclave = new SampleEnclave(ehdBytes);
                 var evidence = source.GetQuote(enclave.ReportData);
                 var quote = wrap ? OpenEnclaveReport.Wrap(evidence.Quote) : evidence.Quote;
+                Directory.CreateDirectory(outDir);
                 Write(io, outDir, single ?? "enclave.info.json", EnclaveInfo.FromQuote(quote, enclave.EnclaveHeldData), $"{evidence.Source}, {evidence.TeeType}");
                 return ExitCodes.Ok;
             }
@@ -78,6 +78,7 @@ internal static class GenquoteCommand
 
             var prod = Range(parse.GetValue(productId), "--product-id");
             var isvSvn = Range(parse.GetValue(svn), "--svn");
+            Directory.CreateDirectory(outDir);
             var platformFolder = PlatformCommand.PlatformFolder(parse, platform);
             using var simulated = SimulatedPlatform.LoadOrCreate(platformFolder, DateTimeOffset.UtcNow, out var created);
             if (created)

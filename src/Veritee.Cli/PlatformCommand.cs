@@ -36,6 +36,11 @@ internal static class PlatformCommand
         command.SetAction(VeriteeCommand.Guard(parse =>
         {
             var folder = PlatformFolder(parse, platform);
+            if (parse.GetValue(collateral.Out) is not { Length: > 0 } && collateral.ExplicitOptions(parse) is { Count: > 0 } stray)
+            {
+                throw new CliException($"{string.Join(", ", stray)} only apply with --out (the collateral folder to write)");
+            }
+
             var now = DateTimeOffset.UtcNow;
             using var created = SimulatedPlatform.Create(folder, now);
             io.Out.WriteLine($"Created simulated SGX platform in {created.Folder}");
@@ -117,6 +122,10 @@ internal static class PlatformCommand
             command.Options.Add(At);
         }
 
+        public List<string> ExplicitOptions(ParseResult parse) =>
+            new Option[] { TcbStatusOption, QeTcbStatus, RevokePck, ValidityDays, At }
+                .Where(o => parse.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToList();
+
         public void Write(CliIo io, ParseResult parse, SimulatedPlatform platform)
         {
             var days = parse.GetValue(ValidityDays);
@@ -134,7 +143,17 @@ internal static class PlatformCommand
                 Validity = TimeSpan.FromDays(days),
             };
             var folder = parse.GetValue(Out)!;
-            CollateralAuthority.Issue(platform, options).WriteTo(folder);
+            SimulatedCollateral collateral;
+            try
+            {
+                collateral = CollateralAuthority.Issue(platform, options);
+            }
+            catch (ArgumentException e)
+            {
+                throw new CliException(e.Message);
+            }
+
+            collateral.WriteTo(folder);
             var anchor = Path.Combine(folder, SimulatedCollateral.TrustAnchorFile);
             io.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"Wrote collateral to {folder} (TCB {options.TcbStatus.ToWireString()}, QE {options.QeTcbStatus.ToWireString()}{(options.RevokePck ? ", PCK revoked" : string.Empty)}, valid until {options.IssuedAt.Add(options.Validity):yyyy-MM-ddTHH:mm:ssZ})"));

@@ -103,6 +103,11 @@ public static class CollateralAuthority
             throw new ArgumentException("collateral validity must be positive", nameof(options));
         }
 
+        if (options.IssuedAt > DateTimeOffset.MaxValue - options.Validity - TimeSpan.FromDays(1))
+        {
+            throw new ArgumentException($"issue time {options.IssuedAt:O} plus the validity lies beyond the end of the calendar", nameof(options));
+        }
+
         var issued = TruncateToSeconds(options.IssuedAt.ToUniversalTime());
         var next = issued + options.Validity;
         var signer = platform.TcbSigning.Key;

@@ -16,8 +16,10 @@ internal static class ServeCommand
         var admin = new Option<string?>("--admin-token") { Description = "Bearer token for policy management (default: $VERITEE_ADMIN_TOKEN, else a random token written to DATA/admin-token)." };
         var collateral = new Option<string?>("--collateral") { Description = "Intel collateral: one bundle folder, or one sub-folder per FMSPC (the layout 'veritee verify' reads)." };
         var simulation = new Option<string?>("--simulation-collateral") { Description = "Trust a simulated platform: its collateral folder with trust_anchor.pem. Tokens for its quotes carry veritee-simulated: true." };
+        var tlsCert = new Option<FileInfo?>("--tls-cert") { Description = "Certificate for https:// addresses: PKCS#12 (.pfx/.p12) or PEM with its key in --tls-key." };
+        var tlsKey = new Option<FileInfo?>("--tls-key") { Description = "PEM private key of a PEM --tls-cert." };
         var command = new Command("serve", "Run the MAA-compatible attestation service (attest, policies, /certs, OpenID metadata).");
-        foreach (var option in new Option[] { urls, data, instance, trust, admin, collateral, simulation })
+        foreach (var option in new Option[] { urls, data, instance, trust, admin, collateral, simulation, tlsCert, tlsKey })
         {
             command.Options.Add(option);
         }
@@ -43,13 +45,38 @@ internal static class ServeCommand
                 AdminToken = adminToken,
                 CollateralDirectory = ExistingFolder(parse.GetValue(collateral), "--collateral"),
                 SimulationCollateralDirectory = ExistingFolder(parse.GetValue(simulation), "--simulation-collateral"),
+                TlsCertificate = LoadTls(parse.GetValue(tlsCert), parse.GetValue(tlsKey)),
             };
+            if (listen.Contains("https://", StringComparison.OrdinalIgnoreCase) && options.TlsCertificate is null)
+            {
+                throw new CliException("an https:// address needs --tls-cert");
+            }
+
             var app = VeriteeServer.BuildAsync(options, listen).GetAwaiter().GetResult();
             io.Out.WriteLine($"veritee serve: instance {options.InstanceUrl}, listening on {listen}, data in {dataDir}");
             app.Run();
             return ExitCodes.Ok;
         }));
         return command;
+    }
+
+    private static System.Security.Cryptography.X509Certificates.X509Certificate2? LoadTls(FileInfo? cert, FileInfo? key)
+    {
+        if (cert is null)
+        {
+            return key is null ? null : throw new CliException("--tls-key needs --tls-cert");
+        }
+
+        try
+        {
+            return cert.Extension.ToUpperInvariant() is ".PFX" or ".P12"
+                ? System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadPkcs12FromFile(cert.FullName, null)
+                : System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(cert.FullName, key?.FullName);
+        }
+        catch (System.Security.Cryptography.CryptographicException e)
+        {
+            throw new CliException($"--tls-cert: {e.Message}");
+        }
     }
 
     private static string? ExistingFolder(string? path, string option) =>

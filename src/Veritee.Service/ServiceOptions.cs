@@ -37,6 +37,9 @@ public sealed record ServiceOptions
     /// </summary>
     public string? SimulationCollateralDirectory { get; init; }
 
+    /// <summary>Certificate (with private key) for https:// listen addresses.</summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2? TlsCertificate { get; init; }
+
     /// <summary>Largest accepted request body in bytes.</summary>
     public long MaxRequestBodyBytes { get; init; } = 1024 * 1024;
 }

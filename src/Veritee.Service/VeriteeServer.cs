@@ -37,10 +37,15 @@ public static partial class VeriteeServer
 
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls(urls);
+        builder.WebHost.UseKestrelHttpsConfiguration();
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes;
             k.AddServerHeader = true;
+            if (options.TlsCertificate is { } tls)
+            {
+                k.ConfigureHttpsDefaults(https => https.ServerCertificate = tls);
+            }
         });
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.Services.AddSingleton(options);

@@ -7,6 +7,12 @@ using Veritee.TestSupport;
 
 namespace Veritee.Service.Tests;
 
+/// <summary>The same service over https (the Azure admin client refuses bearer tokens over plain http).</summary>
+public sealed class TlsServiceFixture : ServiceFixture
+{
+    protected override bool UseTls => true;
+}
+
 /// <summary>A clock the tests set.</summary>
 public sealed class FixedClock(DateTimeOffset now) : TimeProvider
 {
@@ -16,7 +22,7 @@ public sealed class FixedClock(DateTimeOffset now) : TimeProvider
 }
 
 /// <summary>A real service on a loopback port with SQLite in a temporary folder.</summary>
-public sealed class ServiceFixture : IAsyncLifetime
+public class ServiceFixture : IAsyncLifetime
 {
     public const string AdminToken = "test-admin-token";
 
@@ -30,16 +36,36 @@ public sealed class ServiceFixture : IAsyncLifetime
 
     public string BaseUrl { get; private set; } = string.Empty;
 
-    public HttpClient Http { get; } = new();
+    public HttpClient Http { get; private set; } = new();
+
+    /// <summary>When true the service listens on https with a fresh self-signed certificate for 127.0.0.1.</summary>
+    protected virtual bool UseTls => false;
+
+    /// <summary>PEM of the TLS certificate (for clients that must trust it).</summary>
+    public string? TlsCertificatePem { get; private set; }
 
     public static string Evidence(string name) => Path.Combine(Vectors.Directory, "maa", "sdk-cpp-2022", "evidence", name);
 
     public async Task InitializeAsync()
     {
         var port = FreePort();
-        BaseUrl = $"http://127.0.0.1:{port}";
+        BaseUrl = $"{(UseTls ? "https" : "http")}://127.0.0.1:{port}";
+        System.Security.Cryptography.X509Certificates.X509Certificate2? tls = null;
+        if (UseTls)
+        {
+            tls = SelfSignedLoopbackCertificate();
+            TlsCertificatePem = tls.ExportCertificatePem();
+            var trusted = tls.RawData;
+            Http.Dispose();
+            Http = new HttpClient(new HttpClientHandler
+            {
+                ServerCertificateCustomValidationCallback = (_, cert, _, _) => cert is not null && cert.RawData.AsSpan().SequenceEqual(trusted),
+            });
+        }
+
         var options = new ServiceOptions
         {
+            TlsCertificate = tls,
             InstanceUrl = BaseUrl,
             DataDirectory = _data,
             AdminToken = AdminToken,
@@ -80,6 +106,18 @@ public sealed class ServiceFixture : IAsyncLifetime
         using var response = await Http.SendAsync(request);
         var text = await response.Content.ReadAsStringAsync();
         return (response.StatusCode, (JsonObject)JsonNode.Parse(text)!);
+    }
+
+    private static System.Security.Cryptography.X509Certificates.X509Certificate2 SelfSignedLoopbackCertificate()
+    {
+        using var key = System.Security.Cryptography.RSA.Create(2048);
+        var request = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=127.0.0.1", key,
+            System.Security.Cryptography.HashAlgorithmName.SHA256, System.Security.Cryptography.RSASignaturePadding.Pkcs1);
+        var san = new System.Security.Cryptography.X509Certificates.SubjectAlternativeNameBuilder();
+        san.AddIpAddress(IPAddress.Loopback);
+        request.CertificateExtensions.Add(san.Build());
+        using var cert = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(7));
+        return System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadPkcs12(cert.Export(System.Security.Cryptography.X509Certificates.X509ContentType.Pfx), null);
     }
 
     private static int FreePort()

@@ -15,11 +15,13 @@ internal static class ServeCommand
         var trust = new Option<string>("--trust-model") { Description = "aad (bearer admin token) or isolated (signed changes; not available yet).", DefaultValueFactory = _ => "aad" };
         var admin = new Option<string?>("--admin-token") { Description = "Bearer token for policy management (default: $VERITEE_ADMIN_TOKEN, else a random token written to DATA/admin-token)." };
         var collateral = new Option<string?>("--collateral") { Description = "Intel collateral: one bundle folder, or one sub-folder per FMSPC (the layout 'veritee verify' reads)." };
-        var simulation = new Option<string?>("--simulation-collateral") { Description = "Trust a simulated platform: its collateral folder with trust_anchor.pem. Tokens for its quotes carry veritee-simulated: true." };
+        var simulationCollateral = new Option<string?>("--simulation-collateral") { Description = "Trust a simulated platform through a collateral folder written by 'veritee platform collateral' (with trust_anchor.pem), e.g. to serve a chosen TCB status." };
+        var simulation = new Option<bool>("--simulation") { Description = "Trust the simulated SGX platform in --platform and issue its collateral. Off by default. Tokens for its quotes carry veritee-simulated: true." };
+        var platform = new Option<string?>("--platform") { Description = "Simulated platform folder (default: the one 'veritee genquote --simulate' uses, $VERITEE_PLATFORM_DIR or ~/.veritee/platform)." };
         var tlsCert = new Option<FileInfo?>("--tls-cert") { Description = "Certificate for https:// addresses: PKCS#12 (.pfx/.p12) or PEM with its key in --tls-key." };
         var tlsKey = new Option<FileInfo?>("--tls-key") { Description = "PEM private key of a PEM --tls-cert." };
         var command = new Command("serve", "Run the MAA-compatible attestation service (attest, policies, /certs, OpenID metadata).");
-        foreach (var option in new Option[] { urls, data, instance, trust, admin, collateral, simulation, tlsCert, tlsKey })
+        foreach (var option in new Option[] { urls, data, instance, trust, admin, collateral, simulation, platform, simulationCollateral, tlsCert, tlsKey })
         {
             command.Options.Add(option);
         }
@@ -44,7 +46,10 @@ internal static class ServeCommand
                 TrustModel = trustModel,
                 AdminToken = adminToken,
                 CollateralDirectory = ExistingFolder(parse.GetValue(collateral), "--collateral"),
-                SimulationCollateralDirectory = ExistingFolder(parse.GetValue(simulation), "--simulation-collateral"),
+                SimulationCollateralDirectory = ExistingFolder(parse.GetValue(simulationCollateral), "--simulation-collateral"),
+                SimulationPlatformDirectory = parse.GetValue(simulation)
+                    ? parse.GetValue(platform) ?? Veritee.Enclave.SimulatedPlatform.DefaultFolder
+                    : parse.GetValue(platform) is null ? null : throw new CliException("--platform needs --simulation"),
                 TlsCertificate = LoadTls(parse.GetValue(tlsCert), parse.GetValue(tlsKey)),
             };
             if (listen.Contains("https://", StringComparison.OrdinalIgnoreCase) && options.TlsCertificate is null)

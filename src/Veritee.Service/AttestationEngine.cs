@@ -66,13 +66,16 @@ public sealed class AttestationEngine
     private readonly FolderCollateralSource? _collateral;
     private readonly FolderCollateralSource? _simulation;
     private readonly TrustAnchor? _simulationAnchor;
+    private readonly SimulatedPlatformCollateral? _platform;
     private readonly QuoteVerifier _verifier = new(new VerificationCache());
 
     /// <summary>Creates the engine from the service options.</summary>
-    public AttestationEngine(ServiceOptions options)
+    public AttestationEngine(ServiceOptions options, TimeProvider clock)
     {
         ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(clock);
         _collateral = options.CollateralDirectory is { } dir ? new FolderCollateralSource(dir) : null;
+        _platform = options.SimulationPlatformDirectory is { } platformDir ? new SimulatedPlatformCollateral(platformDir, clock) : null;
         if (options.SimulationCollateralDirectory is { } sim)
         {
             _simulation = new FolderCollateralSource(sim);
@@ -232,6 +235,17 @@ public sealed class AttestationEngine
             }
 
             attempts.Add($"Intel collateral: {result.Status.Name()} ({result.Detail})");
+        }
+
+        if (_platform?.For(fmspc, now) is { } platform)
+        {
+            var result = _verifier.Verify(evidence, platform.Collateral, platform.Anchor, now);
+            if (result.IsVerified)
+            {
+                return Accept(result, platform.Collateral, simulated: true);
+            }
+
+            attempts.Add($"simulated platform: {result.Status.Name()} ({result.Detail})");
         }
 
         if (_simulation?.Find(fmspc) is { } simulatedCollateral)

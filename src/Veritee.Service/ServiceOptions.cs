@@ -40,6 +40,13 @@ public sealed record ServiceOptions
     /// <summary>Certificate (with private key) for https:// listen addresses.</summary>
     public System.Security.Cryptography.X509Certificates.X509Certificate2? TlsCertificate { get; init; }
 
+    /// <summary>
+    /// Simulated SGX platform state folder (<c>veritee genquote --simulate</c> writes to the same default); when set,
+    /// the service trusts that platform's root, issues its collateral itself (UpToDate), and marks tokens for its
+    /// quotes with <c>veritee-simulated: true</c>. Created when empty.
+    /// </summary>
+    public string? SimulationPlatformDirectory { get; init; }
+
     /// <summary>Largest accepted request body in bytes.</summary>
     public long MaxRequestBodyBytes { get; init; } = 1024 * 1024;
 }

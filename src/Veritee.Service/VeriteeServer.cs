@@ -53,7 +53,7 @@ public static partial class VeriteeServer
         builder.Services.AddSingleton(key);
         builder.Services.AddSingleton(clock);
         builder.Services.AddSingleton(new TokenWriter(key, options.InstanceUrl));
-        builder.Services.AddSingleton(new AttestationEngine(options));
+        builder.Services.AddSingleton(new AttestationEngine(options, clock));
         builder.Services.AddSingleton<PolicyCache>();
         var app = builder.Build();
         app.Use(ErrorEnvelope);

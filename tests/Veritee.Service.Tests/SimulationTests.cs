@@ -1,0 +1,79 @@
+using System.Net;
+using System.Security.Cryptography;
+using Microsoft.AspNetCore.Builder;
+using Veritee.Enclave;
+
+namespace Veritee.Service.Tests;
+
+/// <summary>A service trusting a simulated platform (in a temporary folder), with the real clock.</summary>
+public sealed class SimulationTests : IAsyncLifetime
+{
+    private readonly string _folder = Path.Combine(Path.GetTempPath(), "veritee-sim-" + Guid.NewGuid().ToString("N"));
+    private WebApplication? _app;
+    private string _url = string.Empty;
+
+    public async Task InitializeAsync()
+    {
+        var port = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        port.Start();
+        _url = $"http://127.0.0.1:{((IPEndPoint)port.LocalEndpoint).Port}";
+        port.Stop();
+        _app = await VeriteeServer.BuildAsync(new ServiceOptions
+        {
+            InstanceUrl = _url,
+            DataDirectory = Path.Combine(_folder, "data"),
+            SimulationPlatformDirectory = Path.Combine(_folder, "platform"),
+        }, _url);
+        await _app.StartAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _app!.StopAsync();
+        await _app.DisposeAsync();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        Directory.Delete(_folder, recursive: true);
+    }
+
+    private async Task<(HttpStatusCode, System.Text.Json.Nodes.JsonObject)> Attest(byte[] quote, byte[] ehd)
+    {
+        using var http = new HttpClient();
+        var body = "{\"quote\":\"" + System.Buffers.Text.Base64Url.EncodeToString(quote) + "\",\"runtimeData\":{\"data\":\"" +
+            System.Buffers.Text.Base64Url.EncodeToString(ehd) + "\",\"dataType\":\"Binary\"}}";
+        using var response = await http.PostAsync(_url + "/attest/SgxEnclave?api-version=2022-08-01", new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
+        return (response.StatusCode, (System.Text.Json.Nodes.JsonObject)System.Text.Json.Nodes.JsonNode.Parse(await response.Content.ReadAsStringAsync())!);
+    }
+
+    [Fact]
+    public async Task A_quote_from_the_simulated_platform_gets_a_token_marked_simulated()
+    {
+        using var platform = SimulatedPlatform.Load(Path.Combine(_folder, "platform"));
+        var enclave = new SimulatedEnclave
+        {
+            MrEnclave = SimulatedEnclave.MeasureName("service-test"),
+            MrSigner = SimulatedEnclave.MrSignerOf(platform.EnclaveSignerKey),
+            ProductId = 7,
+            SecurityVersion = 3,
+            Debug = false,
+        };
+        var ehd = "enclave-held data"u8.ToArray();
+        var quote = platform.Quote(enclave, [.. SHA256.HashData(ehd), .. new byte[32]]);
+        var (status, body) = await Attest(quote, ehd);
+        Assert.Equal(HttpStatusCode.OK, status);
+        var claims = Jwt.Claims(body["token"]!.GetValue<string>());
+        Assert.True(claims["veritee-simulated"]!.GetValue<bool>());
+        Assert.Equal(7, claims["x-ms-sgx-product-id"]!.GetValue<int>());
+        Assert.Equal(3, claims["svn"]!.GetValue<int>());
+        Assert.False(claims["is-debuggable"]!.GetValue<bool>());
+        Assert.Equal(Convert.ToHexStringLower(enclave.MrEnclave), claims["sgx-mrenclave"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task A_real_intel_quote_is_refused_when_only_simulation_is_configured()
+    {
+        var quote = File.ReadAllBytes(ServiceFixture.Evidence("sgx-quote.debug.bin"));
+        var (status, body) = await Attest(quote, File.ReadAllBytes(ServiceFixture.Evidence("runtime-data.bin")));
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Contains("no collateral", body["error"]!["message"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+}

@@ -12,7 +12,8 @@ internal static class ServeCommand
         var urls = new Option<string>("--urls") { Description = "Listen address(es), ';'-separated (default http://127.0.0.1:5080).", DefaultValueFactory = _ => "http://127.0.0.1:5080" };
         var data = new Option<string?>("--data") { Description = "Data folder for the SQLite store and generated secrets (default ~/.veritee)." };
         var instance = new Option<string?>("--instance-url") { Description = "Instance URL used as token issuer and jku prefix (default: the first --urls address)." };
-        var trust = new Option<string>("--trust-model") { Description = "aad (bearer admin token) or isolated (signed changes; not available yet).", DefaultValueFactory = _ => "aad" };
+        var trust = new Option<string>("--trust-model") { Description = "aad (changes need the admin bearer token) or isolated (changes must be signed by a policy signer).", DefaultValueFactory = _ => "aad" };
+        var signers = new Option<FileInfo[]>("--policy-signer") { Description = "Isolated model: a policy-signer certificate (PEM or DER) registered on first start; repeat for more.", AllowMultipleArgumentsPerToken = false };
         var admin = new Option<string?>("--admin-token") { Description = "Bearer token for policy management (default: $VERITEE_ADMIN_TOKEN, else a random token written to DATA/admin-token)." };
         var collateral = new Option<string?>("--collateral") { Description = "Intel collateral: one bundle folder, or one sub-folder per FMSPC (the layout 'veritee verify' reads)." };
         var simulationCollateral = new Option<string?>("--simulation-collateral") { Description = "Trust a simulated platform through a collateral folder written by 'veritee platform collateral' (with trust_anchor.pem), e.g. to serve a chosen TCB status." };
@@ -21,7 +22,7 @@ internal static class ServeCommand
         var tlsCert = new Option<FileInfo?>("--tls-cert") { Description = "Certificate for https:// addresses: PKCS#12 (.pfx/.p12) or PEM with its key in --tls-key." };
         var tlsKey = new Option<FileInfo?>("--tls-key") { Description = "PEM private key of a PEM --tls-cert." };
         var command = new Command("serve", "Run the MAA-compatible attestation service (attest, policies, /certs, OpenID metadata).");
-        foreach (var option in new Option[] { urls, data, instance, trust, admin, collateral, simulation, platform, simulationCollateral, tlsCert, tlsKey })
+        foreach (var option in new Option[] { urls, data, instance, trust, signers, admin, collateral, simulation, platform, simulationCollateral, tlsCert, tlsKey })
         {
             command.Options.Add(option);
         }
@@ -33,11 +34,19 @@ internal static class ServeCommand
             var trustModel = parse.GetValue(trust)!.ToUpperInvariant() switch
             {
                 "AAD" => TrustModel.Aad,
-                "ISOLATED" => throw new CliException("--trust-model isolated is not available yet (signed policy changes with registered signers are being built)"),
+                "ISOLATED" => TrustModel.Isolated,
                 var other => throw new CliException($"--trust-model must be aad or isolated, not '{other}'"),
             };
             Directory.CreateDirectory(dataDir);
-            var adminToken = parse.GetValue(admin) ?? Environment.GetEnvironmentVariable("VERITEE_ADMIN_TOKEN") ?? AdminTokenFile(dataDir, io);
+            // Isolated instances are governed by signatures; a bearer token is checked only when one is given.
+            var adminToken = parse.GetValue(admin) ?? Environment.GetEnvironmentVariable("VERITEE_ADMIN_TOKEN")
+                ?? (trustModel == TrustModel.Aad ? AdminTokenFile(dataDir, io) : null);
+            var signerCertificates = (parse.GetValue(signers) ?? []).Select(LoadSigner).ToList();
+            if (trustModel == TrustModel.Aad && signerCertificates.Count > 0)
+            {
+                throw new CliException("--policy-signer applies to --trust-model isolated");
+            }
+
             var firstUrl = listen.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)[0];
             var options = new ServiceOptions
             {
@@ -51,13 +60,23 @@ internal static class ServeCommand
                     ? parse.GetValue(platform) ?? Veritee.Enclave.SimulatedPlatform.DefaultFolder
                     : parse.GetValue(platform) is null ? null : throw new CliException("--platform needs --simulation"),
                 TlsCertificate = LoadTls(parse.GetValue(tlsCert), parse.GetValue(tlsKey)),
+                InitialSigners = signerCertificates,
             };
             if (listen.Contains("https://", StringComparison.OrdinalIgnoreCase) && options.TlsCertificate is null)
             {
                 throw new CliException("an https:// address needs --tls-cert");
             }
 
-            var app = VeriteeServer.BuildAsync(options, listen).GetAwaiter().GetResult();
+            Microsoft.AspNetCore.Builder.WebApplication app;
+            try
+            {
+                app = VeriteeServer.BuildAsync(options, listen).GetAwaiter().GetResult();
+            }
+            catch (InvalidOperationException e)
+            {
+                throw new CliException(e.Message);
+            }
+
             io.Out.WriteLine($"veritee serve: instance {options.InstanceUrl}, listening on {listen}, data in {dataDir}");
             app.Run();
             return ExitCodes.Ok;
@@ -81,6 +100,18 @@ internal static class ServeCommand
         catch (System.Security.Cryptography.CryptographicException e)
         {
             throw new CliException($"--tls-cert: {e.Message}");
+        }
+    }
+
+    private static System.Security.Cryptography.X509Certificates.X509Certificate2 LoadSigner(FileInfo file)
+    {
+        try
+        {
+            return Veritee.Tokens.JwsSigningKey.LoadCertificate(File.ReadAllBytes(file.FullName));
+        }
+        catch (Exception e) when (e is System.Security.Cryptography.CryptographicException or FormatException)
+        {
+            throw new CliException($"--policy-signer {file.Name}: {e.Message}");
         }
     }
 

@@ -31,12 +31,12 @@ public sealed record AttestRequest(byte[] Evidence, byte[]? RuntimeData, bool Ru
 
         var evidenceName = attestationType == "OpenEnclave" ? "report" : "quote";
         var evidenceText = String(root, evidenceName) ?? throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, $"the request has no \"{evidenceName}\"");
-        var evidence = PolicyJws.DecodeBase64Url(evidenceText, evidenceName);
+        var evidence = DecodeBase64Url(evidenceText, evidenceName);
         byte[]? runtime = null;
         var isJson = false;
         if (root["runtimeData"] is JsonObject runtimeData)
         {
-            runtime = PolicyJws.DecodeBase64Url(String(runtimeData, "data") ?? throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, "runtimeData has no \"data\""), "runtimeData.data");
+            runtime = DecodeBase64Url(String(runtimeData, "data") ?? throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, "runtimeData has no \"data\""), "runtimeData.data");
             var type = String(runtimeData, "dataType") ?? "Binary";
             isJson = type.ToUpperInvariant() switch
             {
@@ -47,6 +47,21 @@ public sealed record AttestRequest(byte[] Evidence, byte[]? RuntimeData, bool Ru
         }
 
         return new AttestRequest(evidence, runtime, isJson, String(root, "draftPolicyForAttestation"), String(root, "nonce"));
+    }
+
+    /// <summary>Decodes base64url with or without padding, and standard base64 (Occlum sends it).</summary>
+    private static byte[] DecodeBase64Url(string text, string what)
+    {
+        var normal = text.Trim().Replace('-', '+').Replace('_', '/');
+        normal = normal.PadRight(normal.Length + ((4 - (normal.Length % 4)) % 4), '=');
+        try
+        {
+            return Convert.FromBase64String(normal);
+        }
+        catch (FormatException)
+        {
+            throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, $"{what} is not valid base64url");
+        }
     }
 
     private static string? String(JsonObject obj, string name) => obj[name] switch

@@ -3,10 +3,13 @@ namespace Veritee.Service;
 /// <summary>How the instance authorizes policy and signer management.</summary>
 public enum TrustModel
 {
-    /// <summary>Bearer token (a static development admin token today; an OpenID Connect authority later).</summary>
+    /// <summary>Management needs the admin bearer token; policies may be unsigned or signed (a signature must verify).</summary>
     Aad,
 
-    /// <summary>Every change is a JWS signed by a registered policy-management certificate.</summary>
+    /// <summary>
+    /// Every policy change and signer add/remove is a JWS signed by a registered policy-management certificate
+    /// (the admin bearer token is checked too when one is configured).
+    /// </summary>
     Isolated,
 }
 
@@ -46,6 +49,12 @@ public sealed record ServiceOptions
     /// quotes with <c>veritee-simulated: true</c>. Created when empty.
     /// </summary>
     public string? SimulationPlatformDirectory { get; init; }
+
+    /// <summary>
+    /// Isolated model: the policy-management certificates the instance starts with (registered on first start only;
+    /// afterwards the store's set, changed through signed add/remove requests, is authoritative).
+    /// </summary>
+    public IReadOnlyList<System.Security.Cryptography.X509Certificates.X509Certificate2> InitialSigners { get; init; } = [];
 
     /// <summary>Largest accepted request body in bytes.</summary>
     public long MaxRequestBodyBytes { get; init; } = 1024 * 1024;

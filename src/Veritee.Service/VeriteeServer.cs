@@ -7,8 +7,10 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using System.Security.Cryptography.X509Certificates;
 using Veritee.Policy;
 using Veritee.Service.Store;
+using Veritee.Tokens;
 
 namespace Veritee.Service;
 
@@ -30,6 +32,19 @@ public static partial class VeriteeServer
         {
             using var created = InstanceSigningKey.Create(options.InstanceUrl, clock.GetUtcNow());
             await store.InsertInstanceKeyIfAbsentAsync(created.ExportPkcs8(), created.Certificate.RawData, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (options.TrustModel == TrustModel.Isolated && (await store.GetSignersAsync(cancellationToken).ConfigureAwait(false)).Count == 0)
+        {
+            if (options.InitialSigners.Count == 0)
+            {
+                throw new InvalidOperationException("an isolated instance needs at least one policy signer certificate");
+            }
+
+            foreach (var signer in options.InitialSigners)
+            {
+                await store.AddSignerAsync(Thumbprint(signer.RawData), signer.RawData, cancellationToken).ConfigureAwait(false);
+            }
         }
 
         var (pkcs8, certificate) = (await store.GetInstanceKeyAsync(cancellationToken).ConfigureAwait(false))!.Value;
@@ -187,39 +202,37 @@ public static partial class VeriteeServer
     private static async Task GetPolicy(HttpContext context, string type, PolicyCache policies, TokenWriter tokens, TimeProvider clock, ServiceOptions options)
     {
         RequireApiVersion(context);
-        Authorize(context, options);
+        Authorize(context, options, requireConfigured: options.TrustModel == TrustModel.Aad);
         var canonical = RequireType(type);
         var policy = await policies.GetAsync(canonical, context.RequestAborted).ConfigureAwait(false);
         var claims = new JsonObject { ["x-ms-policy"] = policy.Jws };
         await WriteJson(context, new JsonObject { ["token"] = tokens.Issue(claims, clock.GetUtcNow(), TokenWriter.ResultLifetime) }).ConfigureAwait(false);
     }
 
-    private static async Task SetPolicy(HttpContext context, string type, PolicyCache policies, TokenWriter tokens, TimeProvider clock, ServiceOptions options)
+    private static async Task SetPolicy(HttpContext context, string type, PolicyCache policies, IServiceStore store, TokenWriter tokens, TimeProvider clock, ServiceOptions options)
     {
         RequireApiVersion(context);
-        Authorize(context, options);
         var canonical = RequireType(type);
-        var body = Encoding.UTF8.GetString(await ReadBody(context).ConfigureAwait(false));
-        var jws = PolicyJws.Parse(body);
+        var jws = ParsePolicyJws(Encoding.UTF8.GetString(await ReadBody(context).ConfigureAwait(false)));
+        await AuthorizeChange(context, options, store, jws.VerifySignature(), jws.SignerCertificate).ConfigureAwait(false);
         var text = jws.PolicyText ?? throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, "the policy token has an empty payload; use :reset to remove a policy");
-        RequireSignerAllowed(jws, options);
         _ = PolicyCompiler.Compile(text);
-        var signer = jws.Signer is { } cert ? PolicyJws.SignerJwk(cert) : null;
-        await policies.SetAsync(new StoredPolicy(canonical, jws.Jws, text, signer?.ToJsonString()), context.RequestAborted).ConfigureAwait(false);
+        var signer = jws.SignerCertificate is { } cert ? PolicyCertificateJws.SignerJwk(cert) : null;
+        await policies.SetAsync(new StoredPolicy(canonical, jws.Jws.Text, text, signer), context.RequestAborted).ConfigureAwait(false);
         var claims = new JsonObject
         {
             ["x-ms-policy-result"] = "Updated",
-            ["x-ms-policy-token-hash"] = TokenWriter.Base64Url(SHA256.HashData(Encoding.ASCII.GetBytes(jws.Jws))),
+            ["x-ms-policy-token-hash"] = jws.TokenHash,
         };
         if (signer is not null)
         {
-            claims["x-ms-policy-signer"] = signer;
+            claims["x-ms-policy-signer"] = JsonNode.Parse(signer);
         }
 
         await WriteJson(context, new JsonObject { ["token"] = tokens.Issue(claims, clock.GetUtcNow(), TokenWriter.ResultLifetime) }).ConfigureAwait(false);
     }
 
-    private static async Task ResetPolicy(HttpContext context, string type, PolicyCache policies, TokenWriter tokens, TimeProvider clock, ServiceOptions options)
+    private static async Task ResetPolicy(HttpContext context, string type, PolicyCache policies, IServiceStore store, TokenWriter tokens, TimeProvider clock, ServiceOptions options)
     {
         // ASP.NET routes "/policies/SgxEnclave:reset" here with type = "SgxEnclave:reset".
         const string Suffix = ":reset";
@@ -229,47 +242,131 @@ public static partial class VeriteeServer
         }
 
         RequireApiVersion(context);
-        Authorize(context, options);
         var canonical = RequireType(type[..^Suffix.Length]);
-        var jws = PolicyJws.Parse(Encoding.UTF8.GetString(await ReadBody(context).ConfigureAwait(false)));
+        var jws = ParsePolicyJws(Encoding.UTF8.GetString(await ReadBody(context).ConfigureAwait(false)));
+        await AuthorizeChange(context, options, store, jws.VerifySignature(), jws.SignerCertificate).ConfigureAwait(false);
         if (jws.PolicyText is not null)
         {
             throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, "a reset token must have an empty payload");
         }
 
-        RequireSignerAllowed(jws, options);
         await policies.RemoveAsync(canonical, context.RequestAborted).ConfigureAwait(false);
         var claims = new JsonObject { ["x-ms-policy-result"] = "Removed" };
         await WriteJson(context, new JsonObject { ["token"] = tokens.Issue(claims, clock.GetUtcNow(), TokenWriter.ResultLifetime) }).ConfigureAwait(false);
     }
 
-    private static async Task GetCertificates(HttpContext context, TokenWriter tokens, TimeProvider clock, ServiceOptions options)
+    private static async Task GetCertificates(HttpContext context, IServiceStore store, TokenWriter tokens, TimeProvider clock, ServiceOptions options)
     {
         RequireApiVersion(context);
-        Authorize(context, options);
-        var claims = new JsonObject { ["x-ms-policy-certificates"] = new JsonObject { ["keys"] = new JsonArray() } };
+        Authorize(context, options, requireConfigured: options.TrustModel == TrustModel.Aad);
+        var keys = new JsonArray();
+        foreach (var der in await store.GetSignersAsync(context.RequestAborted).ConfigureAwait(false))
+        {
+            using var cert = X509CertificateLoader.LoadCertificate(der);
+            keys.Add(JsonNode.Parse(PolicyCertificateJws.SignerJwk(cert)));
+        }
+
+        var claims = new JsonObject { ["x-ms-policy-certificates"] = new JsonObject { ["keys"] = keys } };
         await WriteJson(context, new JsonObject { ["token"] = tokens.Issue(claims, clock.GetUtcNow(), TokenWriter.ResultLifetime) }).ConfigureAwait(false);
     }
 
-    private static Task ModifyCertificates(HttpContext context, ServiceOptions options)
+    private static async Task ModifyCertificates(HttpContext context, IServiceStore store, TokenWriter tokens, TimeProvider clock, ServiceOptions options)
     {
         RequireApiVersion(context);
-        Authorize(context, options);
-        throw MaaException.BadRequest(MaaErrorCodes.InvalidOperation, "The operation is disallowed: policy management certificates exist only on isolated instances");
-    }
-
-    private static void RequireSignerAllowed(PolicyJws jws, ServiceOptions options)
-    {
-        if (options.TrustModel == TrustModel.Isolated)
+        if (options.TrustModel != TrustModel.Isolated)
         {
-            throw MaaException.BadRequest(MaaErrorCodes.InvalidOperation, "isolated mode is not available in this build");
+            Authorize(context, options);
+            throw MaaException.BadRequest(MaaErrorCodes.InvalidOperation, "The operation is disallowed: policy management certificates exist only on isolated instances");
         }
 
-        _ = jws;
+        var add = context.Request.Path.Value!.EndsWith(":add", StringComparison.OrdinalIgnoreCase);
+        PolicyCertificateJws request;
+        try
+        {
+            request = PolicyCertificateJws.Parse(Encoding.UTF8.GetString(await ReadBody(context).ConfigureAwait(false)));
+        }
+        catch (TokenFormatException e)
+        {
+            throw MaaException.BadRequest(MaaErrorCodes.InvalidOperation, e.Message);
+        }
+
+        await AuthorizeChange(context, options, store, request.VerifySignature(), request.SignerCertificate).ConfigureAwait(false);
+        var thumbprint = request.Thumbprint;
+        if (add)
+        {
+            await store.AddSignerAsync(thumbprint, request.Certificate.RawData, context.RequestAborted).ConfigureAwait(false);
+        }
+        else
+        {
+            try
+            {
+                await store.RemoveSignerAsync(thumbprint, context.RequestAborted).ConfigureAwait(false);
+            }
+            catch (InvalidOperationException e)
+            {
+                throw MaaException.BadRequest(MaaErrorCodes.InvalidOperation, e.Message);
+            }
+        }
+
+        var claims = new JsonObject
+        {
+            ["x-ms-certificate-thumbprint"] = thumbprint,
+            ["x-ms-policycertificates-result"] = add ? "IsPresent" : "IsAbsent",
+        };
+        await WriteJson(context, new JsonObject { ["token"] = tokens.Issue(claims, clock.GetUtcNow(), TokenWriter.ResultLifetime) }).ConfigureAwait(false);
     }
 
-    private static void Authorize(HttpContext context, ServiceOptions options)
+    private static PolicyJws ParsePolicyJws(string body)
     {
+        try
+        {
+            return Veritee.Tokens.PolicyJws.Parse(body);
+        }
+        catch (TokenFormatException e)
+        {
+            throw MaaException.BadRequest(MaaErrorCodes.InvalidOperation, e.Message);
+        }
+    }
+
+    /// <summary>
+    /// Who may change policies and signers: AAD, the admin bearer token (a signature, when present, must verify);
+    /// isolated, a valid signature by a registered policy-management certificate (and the bearer token when configured).
+    /// </summary>
+    private static async Task AuthorizeChange(HttpContext context, ServiceOptions options, IServiceStore store, JwsSignatureStatus signature, X509Certificate2? signer)
+    {
+        Authorize(context, options, requireConfigured: options.TrustModel == TrustModel.Aad);
+        if (signature == JwsSignatureStatus.Invalid)
+        {
+            throw MaaException.BadRequest(MaaErrorCodes.InvalidOperation, "the token signature does not verify with the certificate in its header");
+        }
+
+        if (options.TrustModel != TrustModel.Isolated)
+        {
+            return;
+        }
+
+        if (signature != JwsSignatureStatus.Valid || signer is null)
+        {
+            throw MaaException.BadRequest(MaaErrorCodes.InvalidOperation, "an isolated instance accepts only tokens signed by a policy management certificate");
+        }
+
+        var signers = await store.GetSignersAsync(context.RequestAborted).ConfigureAwait(false);
+        if (!signers.Any(der => der.AsSpan().SequenceEqual(signer.RawData)))
+        {
+            throw MaaException.BadRequest(MaaErrorCodes.InvalidOperation, $"the token is signed by a certificate ({Thumbprint(signer.RawData)}) that is not a policy management certificate of this instance");
+        }
+    }
+
+    private static string Thumbprint(byte[] der) => Convert.ToHexString(SHA1.HashData(der));
+
+    /// <summary>Checks the admin bearer token; with <paramref name="requireConfigured"/> false and no token configured, passes.</summary>
+    private static void Authorize(HttpContext context, ServiceOptions options, bool requireConfigured = true)
+    {
+        if (!requireConfigured && options.AdminToken is not { Length: > 0 })
+        {
+            return;
+        }
+
         var header = context.Request.Headers.Authorization.ToString();
         const string Scheme = "Bearer ";
         if (options.AdminToken is not { Length: > 0 } expected || !header.StartsWith(Scheme, StringComparison.OrdinalIgnoreCase))
@@ -304,7 +401,7 @@ public sealed class PolicyCache(IServiceStore store)
             _compiled.Clear();
         }
 
-        return new EffectivePolicy(text, stored?.Jws ?? PolicyJws.Unsigned(text), compiled,
+        return new EffectivePolicy(text, stored?.Jws ?? Veritee.Tokens.PolicyJws.CreateUnsigned(text), compiled,
             stored?.SignerJwk is { } jwk ? JsonNode.Parse(jwk) as JsonObject : null);
     }
 

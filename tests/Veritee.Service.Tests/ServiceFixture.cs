@@ -38,6 +38,9 @@ public class ServiceFixture : IAsyncLifetime
 
     public HttpClient Http { get; private set; } = new();
 
+    /// <summary>Adjusts the options before the service starts (trust model, signers…).</summary>
+    protected virtual ServiceOptions Configure(ServiceOptions options) => options;
+
     /// <summary>When true the service listens on https with a fresh self-signed certificate for 127.0.0.1.</summary>
     protected virtual bool UseTls => false;
 
@@ -71,7 +74,7 @@ public class ServiceFixture : IAsyncLifetime
             AdminToken = AdminToken,
             CollateralDirectory = Vectors.DcapCase("sgx-v3-oe-envelope-legacy-root-2022-05"),
         };
-        _app = await VeriteeServer.BuildAsync(options, BaseUrl, Clock);
+        _app = await VeriteeServer.BuildAsync(Configure(options), BaseUrl, Clock);
         await _app.StartAsync();
     }
 

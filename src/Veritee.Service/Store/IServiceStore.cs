@@ -30,4 +30,16 @@ public interface IServiceStore
 
     /// <summary>Stores the instance key unless one exists (first writer wins, so nodes agree on one key).</summary>
     Task InsertInstanceKeyIfAbsentAsync(byte[] pkcs8, byte[] certificate, CancellationToken cancellationToken);
+
+    /// <summary>The policy-management (signer) certificates, DER, in the order they were added.</summary>
+    Task<IReadOnlyList<byte[]>> GetSignersAsync(CancellationToken cancellationToken);
+
+    /// <summary>Adds a signer certificate (no-op when present).</summary>
+    Task AddSignerAsync(string thumbprint, byte[] certificate, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Removes a signer certificate in one transaction that refuses to remove the last one.
+    /// Returns false when it was absent; throws <see cref="InvalidOperationException"/> for the last signer.
+    /// </summary>
+    Task<bool> RemoveSignerAsync(string thumbprint, CancellationToken cancellationToken);
 }

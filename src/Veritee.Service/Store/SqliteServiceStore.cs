@@ -5,7 +5,7 @@ namespace Veritee.Service.Store;
 /// <summary>The embedded store: one SQLite file in the data folder.</summary>
 public sealed class SqliteServiceStore : IServiceStore
 {
-    private const int SchemaVersion = 1;
+    private const int SchemaVersion = 2;
     private readonly string _connectionString;
 
     /// <summary>Opens (creating when absent) the database at <paramref name="path"/>.</summary>
@@ -48,6 +48,17 @@ public sealed class SqliteServiceStore : IServiceStore
                     pkcs8 BLOB NOT NULL,
                     certificate BLOB NOT NULL);
                 INSERT INTO schema_version (version) VALUES (1);
+                """, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (version < 2)
+        {
+            await ExecuteAsync(connection, transaction, """
+                CREATE TABLE policy_signers (
+                    thumbprint TEXT PRIMARY KEY,
+                    certificate BLOB NOT NULL,
+                    added_seq INTEGER NOT NULL);
+                INSERT INTO schema_version (version) VALUES (2);
                 """, cancellationToken).ConfigureAwait(false);
         }
 
@@ -114,6 +125,73 @@ public sealed class SqliteServiceStore : IServiceStore
         command.Parameters.AddWithValue("$key", pkcs8);
         command.Parameters.AddWithValue("$cert", certificate);
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<byte[]>> GetSignersAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT certificate FROM policy_signers ORDER BY added_seq";
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var result = new List<byte[]>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            result.Add((byte[])reader[0]);
+        }
+
+        return result;
+    }
+
+    /// <inheritdoc />
+    public async Task AddSignerAsync(string thumbprint, byte[] certificate, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        command.CommandText = """
+            INSERT INTO policy_signers (thumbprint, certificate, added_seq)
+            VALUES ($t, $c, (SELECT COALESCE(MAX(added_seq), 0) + 1 FROM policy_signers))
+            ON CONFLICT (thumbprint) DO NOTHING
+            """;
+        command.Parameters.AddWithValue("$t", thumbprint);
+        command.Parameters.AddWithValue("$c", certificate);
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async Task<bool> RemoveSignerAsync(string thumbprint, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(System.Data.IsolationLevel.Serializable, cancellationToken).ConfigureAwait(false);
+        await using var count = connection.CreateCommand();
+        count.Transaction = transaction;
+        count.CommandText = "SELECT COUNT(*), SUM(thumbprint = $t) FROM policy_signers";
+        count.Parameters.AddWithValue("$t", thumbprint);
+        long total, present;
+        await using (var reader = await count.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+        {
+            await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+            total = reader.GetInt64(0);
+            present = reader.IsDBNull(1) ? 0 : reader.GetInt64(1);
+        }
+
+        if (present == 0)
+        {
+            return false;
+        }
+
+        if (total <= 1)
+        {
+            throw new InvalidOperationException("the last policy management certificate cannot be removed");
+        }
+
+        await using var delete = connection.CreateCommand();
+        delete.Transaction = transaction;
+        delete.CommandText = "DELETE FROM policy_signers WHERE thumbprint = $t";
+        delete.Parameters.AddWithValue("$t", thumbprint);
+        await delete.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return true;
     }
 
     private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)

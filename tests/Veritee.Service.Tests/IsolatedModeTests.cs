@@ -1,0 +1,122 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Veritee.TestSupport;
+using Veritee.Tokens;
+
+namespace Veritee.Service.Tests;
+
+/// <summary>An isolated instance whose first signer is a fresh RSA certificate; no admin bearer token configured.</summary>
+public sealed class IsolatedServiceFixture : ServiceFixture
+{
+    public IsolatedServiceFixture()
+    {
+        FirstSigner = NewSigner("CN=Veritee test signer 1");
+    }
+
+    public JwsSigningKey FirstSigner { get; }
+
+    public static JwsSigningKey NewSigner(string subject)
+    {
+        var rsa = RSA.Create(2048);
+        var request = new CertificateRequest(subject, rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+        using var cert = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddYears(1));
+        return JwsSigningKey.Create(rsa, X509CertificateLoader.LoadCertificate(cert.RawData));
+    }
+
+    protected override ServiceOptions Configure(ServiceOptions options) =>
+        options with { TrustModel = TrustModel.Isolated, AdminToken = null, InitialSigners = [FirstSigner.Certificate] };
+}
+
+public class IsolatedModeTests : IAsyncLifetime
+{
+    private const string Policy = "version=1.0; authorizationrules{=> permit();}; issuancerules{c:[type==\"x-ms-sgx-svn\"] => issue(type=\"iso-svn\", value=c.value);};";
+    private readonly IsolatedServiceFixture _service = new();
+
+    public Task InitializeAsync() => _service.InitializeAsync();
+
+    public Task DisposeAsync() => _service.DisposeAsync();
+
+    private Task<(HttpStatusCode Status, System.Text.Json.Nodes.JsonObject Body)> Put(string jws) =>
+        _service.Send(HttpMethod.Put, "/policies/SgxEnclave?api-version=2022-08-01", jws, "text/plain");
+
+    [Fact]
+    public async Task A_policy_signed_by_a_registered_signer_is_stored_with_its_signer()
+    {
+        var (status, body) = await Put(Veritee.Tokens.PolicyJws.CreateSigned(Policy, _service.FirstSigner));
+        Assert.Equal(HttpStatusCode.OK, status);
+        var claims = Jwt.Claims(body["token"]!.GetValue<string>());
+        Assert.Equal("Updated", claims["x-ms-policy-result"]!.GetValue<string>());
+        Assert.Equal(Convert.ToBase64String(_service.FirstSigner.Certificate.RawData), claims["x-ms-policy-signer"]!["x5c"]![0]!.GetValue<string>());
+
+        var quote = System.Buffers.Text.Base64Url.EncodeToString(File.ReadAllBytes(ServiceFixture.Evidence("sgx-quote.debug.bin")));
+        var (_, token) = await _service.Send(HttpMethod.Post, "/attest/SgxEnclave?api-version=2022-08-01", "{\"quote\":\"" + quote + "\"}");
+        var attested = Jwt.Claims(token["token"]!.GetValue<string>());
+        Assert.Equal(1, attested["iso-svn"]!.GetValue<int>());
+        Assert.NotNull(attested["x-ms-policy-signer"]);
+    }
+
+    [Fact]
+    public async Task Unsigned_or_foreign_signed_policies_are_refused_and_change_nothing()
+    {
+        var (unsigned, error) = await Put(Veritee.Tokens.PolicyJws.CreateUnsigned(Policy));
+        Assert.Equal(HttpStatusCode.BadRequest, unsigned);
+        Assert.Equal("InvalidOperation", error["error"]!["code"]!.GetValue<string>());
+
+        using var stranger = IsolatedServiceFixture.NewSigner("CN=stranger");
+        var (foreign, error2) = await Put(Veritee.Tokens.PolicyJws.CreateSigned(Policy, stranger));
+        Assert.Equal(HttpStatusCode.BadRequest, foreign);
+        Assert.Contains("not a policy management certificate", error2["error"]!["message"]!.GetValue<string>(), StringComparison.Ordinal);
+
+        var signed = Veritee.Tokens.PolicyJws.CreateSigned(Policy, _service.FirstSigner);
+        var tampered = signed[..^4] + (signed[^4] == 'A' ? "B" : "A") + signed[^3..];
+        var (bad, _) = await Put(tampered);
+        Assert.Equal(HttpStatusCode.BadRequest, bad);
+
+        var (_, got) = await _service.Send(HttpMethod.Get, "/policies/SgxEnclave?api-version=2022-08-01");
+        Assert.StartsWith("eyJhbGciOiJub25lIn0.", Jwt.Claims(got["token"]!.GetValue<string>())["x-ms-policy"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Signers_are_added_and_removed_by_signed_requests_and_the_last_cannot_go()
+    {
+        using var second = IsolatedServiceFixture.NewSigner("CN=Veritee test signer 2");
+        var add = PolicyCertificateJws.Create(second.Certificate, _service.FirstSigner);
+        var (status, body) = await _service.Send(HttpMethod.Post, "/certificates:add?api-version=2022-08-01", "\"" + add + "\"");
+        Assert.Equal(HttpStatusCode.OK, status);
+        var result = Jwt.Claims(body["token"]!.GetValue<string>());
+        Assert.Equal("IsPresent", result["x-ms-policycertificates-result"]!.GetValue<string>());
+        Assert.Equal(Convert.ToHexString(SHA1.HashData(second.Certificate.RawData)), result["x-ms-certificate-thumbprint"]!.GetValue<string>());
+
+        var (_, list) = await _service.Send(HttpMethod.Get, "/certificates?api-version=2022-08-01");
+        Assert.Equal(2, Jwt.Claims(list["token"]!.GetValue<string>())["x-ms-policy-certificates"]!["keys"]!.AsArray().Count);
+
+        // The new signer can now remove the first one, and then cannot remove itself (the last).
+        var (removed, _) = await _service.Send(HttpMethod.Post, "/certificates:remove?api-version=2022-08-01", "\"" + PolicyCertificateJws.Create(_service.FirstSigner.Certificate, second) + "\"");
+        Assert.Equal(HttpStatusCode.OK, removed);
+        var (last, error) = await _service.Send(HttpMethod.Post, "/certificates:remove?api-version=2022-08-01", "\"" + PolicyCertificateJws.Create(second.Certificate, second) + "\"");
+        Assert.Equal(HttpStatusCode.BadRequest, last);
+        Assert.Equal("InvalidOperation", error["error"]!["code"]!.GetValue<string>());
+
+        // The removed signer's policies are no longer accepted.
+        var (refused, _) = await Put(Veritee.Tokens.PolicyJws.CreateSigned(Policy, _service.FirstSigner));
+        Assert.Equal(HttpStatusCode.BadRequest, refused);
+    }
+
+    [Fact]
+    public async Task The_real_signed_reset_request_from_MAA_is_refused_until_its_signer_is_registered()
+    {
+        var reset = File.ReadAllText(Path.Combine(Vectors.Directory, "maa", "sdk-net-2020-isolated", "policy-reset.request.signed-isolated.jws")).Trim();
+        var (refused, _) = await _service.Send(HttpMethod.Post, "/policies/OpenEnclave:reset?api-version=2020-10-01", reset, "text/plain");
+        Assert.Equal(HttpStatusCode.BadRequest, refused);
+
+        var realSigner = Veritee.Tokens.PolicyJws.Parse(reset).SignerCertificate!;
+        var add = PolicyCertificateJws.Create(realSigner, _service.FirstSigner);
+        var (added, _) = await _service.Send(HttpMethod.Post, "/certificates:add?api-version=2022-08-01", "\"" + add + "\"");
+        Assert.Equal(HttpStatusCode.OK, added);
+        var (accepted, body) = await _service.Send(HttpMethod.Post, "/policies/OpenEnclave:reset?api-version=2020-10-01", reset, "text/plain");
+        Assert.Equal(HttpStatusCode.OK, accepted);
+        Assert.Equal("Removed", Jwt.Claims(body["token"]!.GetValue<string>())["x-ms-policy-result"]!.GetValue<string>());
+    }
+}

@@ -19,10 +19,12 @@ internal static class ServeCommand
         var simulationCollateral = new Option<string?>("--simulation-collateral") { Description = "Trust a simulated platform through a collateral folder written by 'veritee platform collateral' (with trust_anchor.pem), e.g. to serve a chosen TCB status." };
         var simulation = new Option<bool>("--simulation") { Description = "Trust the simulated SGX platform in --platform and issue its collateral. Off by default. Tokens for its quotes carry veritee-simulated: true." };
         var platform = new Option<string?>("--platform") { Description = "Simulated platform folder (default: the one 'veritee genquote --simulate' uses, $VERITEE_PLATFORM_DIR or ~/.veritee/platform)." };
+        var storeKind = new Option<string>("--store") { Description = "sqlite (embedded, in --data) or postgres (shared by several nodes; needs --connection-string).", DefaultValueFactory = _ => "sqlite" };
+        var connection = new Option<string?>("--connection-string") { Description = "PostgreSQL connection string for --store postgres (default: $VERITEE_POSTGRES)." };
         var tlsCert = new Option<FileInfo?>("--tls-cert") { Description = "Certificate for https:// addresses: PKCS#12 (.pfx/.p12) or PEM with its key in --tls-key." };
         var tlsKey = new Option<FileInfo?>("--tls-key") { Description = "PEM private key of a PEM --tls-cert." };
         var command = new Command("serve", "Run the MAA-compatible attestation service (attest, policies, /certs, OpenID metadata).");
-        foreach (var option in new Option[] { urls, data, instance, trust, signers, admin, collateral, simulation, platform, simulationCollateral, tlsCert, tlsKey })
+        foreach (var option in new Option[] { urls, data, instance, storeKind, connection, trust, signers, admin, collateral, simulation, platform, simulationCollateral, tlsCert, tlsKey })
         {
             command.Options.Add(option);
         }
@@ -48,8 +50,16 @@ internal static class ServeCommand
             }
 
             var firstUrl = listen.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)[0];
+            var postgres = parse.GetValue(storeKind)!.ToUpperInvariant() switch
+            {
+                "SQLITE" => parse.GetValue(connection) is null ? null : throw new CliException("--connection-string applies to --store postgres"),
+                "POSTGRES" or "POSTGRESQL" => parse.GetValue(connection) ?? Environment.GetEnvironmentVariable("VERITEE_POSTGRES")
+                    ?? throw new CliException("--store postgres needs --connection-string (or $VERITEE_POSTGRES)"),
+                var other => throw new CliException($"--store must be sqlite or postgres, not '{other}'"),
+            };
             var options = new ServiceOptions
             {
+                PostgresConnectionString = postgres,
                 InstanceUrl = (parse.GetValue(instance) ?? firstUrl).TrimEnd('/'),
                 DataDirectory = dataDir,
                 TrustModel = trustModel,
@@ -72,9 +82,9 @@ internal static class ServeCommand
             {
                 app = VeriteeServer.BuildAsync(options, listen).GetAwaiter().GetResult();
             }
-            catch (InvalidOperationException e)
+            catch (Exception e) when (e is InvalidOperationException or Npgsql.NpgsqlException or Microsoft.Data.Sqlite.SqliteException or ArgumentException)
             {
-                throw new CliException(e.Message);
+                throw new CliException("could not start: " + e.Message);
             }
 
             io.Out.WriteLine($"veritee serve: instance {options.InstanceUrl}, listening on {listen}, data in {dataDir}");

@@ -19,6 +19,12 @@ public sealed record ServiceOptions
     /// <summary>The instance URL used as token issuer and <c>jku</c> prefix (no trailing slash).</summary>
     public required string InstanceUrl { get; init; }
 
+    /// <summary>
+    /// PostgreSQL connection string for a store shared by several nodes; null: the embedded SQLite store in
+    /// <see cref="DataDirectory"/>.
+    /// </summary>
+    public string? PostgresConnectionString { get; init; }
+
     /// <summary>Folder for the SQLite store and generated secrets.</summary>
     public required string DataDirectory { get; init; }
 

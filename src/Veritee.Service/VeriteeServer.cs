@@ -26,7 +26,9 @@ public static partial class VeriteeServer
         ArgumentNullException.ThrowIfNull(options);
         clock ??= TimeProvider.System;
         Directory.CreateDirectory(options.DataDirectory);
-        var store = new SqliteServiceStore(Path.Combine(options.DataDirectory, "veritee.db"));
+        IServiceStore store = options.PostgresConnectionString is { } postgres
+            ? new PostgresServiceStore(postgres)
+            : new SqliteServiceStore(Path.Combine(options.DataDirectory, "veritee.db"));
         await store.InitializeAsync(cancellationToken).ConfigureAwait(false);
         if (await store.GetInstanceKeyAsync(cancellationToken).ConfigureAwait(false) is null)
         {
@@ -99,7 +101,7 @@ public static partial class VeriteeServer
         {
             // The client went away; nothing to answer.
         }
-        catch (Exception e) when (e is Microsoft.Data.Sqlite.SqliteException or TimeoutException)
+        catch (Exception e) when (e is Microsoft.Data.Sqlite.SqliteException or Npgsql.NpgsqlException or TimeoutException)
         {
             LogStoreFailure(context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("Veritee.Service"), e);
             await WriteError(context, HttpStatusCode.ServiceUnavailable, MaaErrorCodes.ServiceUnavailable, "the store is unavailable; retry later").ConfigureAwait(false);

@@ -1,0 +1,194 @@
+using Npgsql;
+
+namespace Veritee.Service.Store;
+
+/// <summary>
+/// The shared store for several nodes: PostgreSQL. The schema is created and migrated by the service under an advisory
+/// lock, so nodes starting together migrate once. Every write is one statement or one transaction.
+/// </summary>
+public sealed class PostgresServiceStore : IServiceStore, IAsyncDisposable
+{
+    private const int SchemaVersion = 2;
+
+    // Arbitrary constant identifying Veritee's migration lock.
+    private const long MigrationLock = 0x5645524954454531;
+
+    private readonly NpgsqlDataSource _source;
+
+    /// <summary>Connects with <paramref name="connectionString"/> (pooled).</summary>
+    public PostgresServiceStore(string connectionString)
+    {
+        _source = NpgsqlDataSource.Create(connectionString);
+    }
+
+    /// <inheritdoc />
+    public async Task InitializeAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await _source.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await ExecuteAsync(connection, transaction, $"SELECT pg_advisory_xact_lock({MigrationLock})", cancellationToken).ConfigureAwait(false);
+        await ExecuteAsync(connection, transaction, "CREATE TABLE IF NOT EXISTS veritee_schema_version (version INTEGER NOT NULL)", cancellationToken).ConfigureAwait(false);
+        await using (var read = new NpgsqlCommand("SELECT COALESCE(MAX(version), 0) FROM veritee_schema_version", connection, transaction))
+        {
+            var version = Convert.ToInt32(await read.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), System.Globalization.CultureInfo.InvariantCulture);
+            if (version > SchemaVersion)
+            {
+                throw new InvalidOperationException($"the store's schema version {version} is newer than this Veritee ({SchemaVersion}); upgrade Veritee");
+            }
+
+            if (version < 1)
+            {
+                await ExecuteAsync(connection, transaction, """
+                    CREATE TABLE veritee_policies (
+                        attestation_type TEXT PRIMARY KEY,
+                        jws TEXT NOT NULL,
+                        policy_text TEXT NOT NULL,
+                        signer_jwk TEXT NULL,
+                        updated_at TIMESTAMPTZ NOT NULL DEFAULT now());
+                    CREATE TABLE veritee_instance_key (
+                        id INTEGER PRIMARY KEY CHECK (id = 1),
+                        pkcs8 BYTEA NOT NULL,
+                        certificate BYTEA NOT NULL);
+                    INSERT INTO veritee_schema_version (version) VALUES (1);
+                    """, cancellationToken).ConfigureAwait(false);
+            }
+
+            if (version < 2)
+            {
+                await ExecuteAsync(connection, transaction, """
+                    CREATE TABLE veritee_policy_signers (
+                        thumbprint TEXT PRIMARY KEY,
+                        certificate BYTEA NOT NULL,
+                        added_seq BIGSERIAL NOT NULL);
+                    INSERT INTO veritee_schema_version (version) VALUES (2);
+                    """, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async Task<StoredPolicy?> GetPolicyAsync(string attestationType, CancellationToken cancellationToken)
+    {
+        await using var command = _source.CreateCommand("SELECT jws, policy_text, signer_jwk FROM veritee_policies WHERE attestation_type = $1");
+        command.Parameters.AddWithValue(attestationType);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false)
+            ? new StoredPolicy(attestationType, reader.GetString(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2))
+            : null;
+    }
+
+    /// <inheritdoc />
+    public async Task SetPolicyAsync(StoredPolicy policy, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(policy);
+        await using var command = _source.CreateCommand("""
+            INSERT INTO veritee_policies (attestation_type, jws, policy_text, signer_jwk) VALUES ($1, $2, $3, $4)
+            ON CONFLICT (attestation_type) DO UPDATE SET jws = excluded.jws, policy_text = excluded.policy_text,
+                signer_jwk = excluded.signer_jwk, updated_at = now()
+            """);
+        command.Parameters.AddWithValue(policy.AttestationType);
+        command.Parameters.AddWithValue(policy.Jws);
+        command.Parameters.AddWithValue(policy.PolicyText);
+        command.Parameters.AddWithValue((object?)policy.SignerJwk ?? DBNull.Value);
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async Task<bool> RemovePolicyAsync(string attestationType, CancellationToken cancellationToken)
+    {
+        await using var command = _source.CreateCommand("DELETE FROM veritee_policies WHERE attestation_type = $1");
+        command.Parameters.AddWithValue(attestationType);
+        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) > 0;
+    }
+
+    /// <inheritdoc />
+    public async Task<(byte[] Pkcs8, byte[] Certificate)?> GetInstanceKeyAsync(CancellationToken cancellationToken)
+    {
+        await using var command = _source.CreateCommand("SELECT pkcs8, certificate FROM veritee_instance_key WHERE id = 1");
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? ((byte[])reader[0], (byte[])reader[1]) : null;
+    }
+
+    /// <inheritdoc />
+    public async Task InsertInstanceKeyIfAbsentAsync(byte[] pkcs8, byte[] certificate, CancellationToken cancellationToken)
+    {
+        await using var command = _source.CreateCommand("INSERT INTO veritee_instance_key (id, pkcs8, certificate) VALUES (1, $1, $2) ON CONFLICT (id) DO NOTHING");
+        command.Parameters.AddWithValue(pkcs8);
+        command.Parameters.AddWithValue(certificate);
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<byte[]>> GetSignersAsync(CancellationToken cancellationToken)
+    {
+        await using var command = _source.CreateCommand("SELECT certificate FROM veritee_policy_signers ORDER BY added_seq");
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var result = new List<byte[]>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            result.Add((byte[])reader[0]);
+        }
+
+        return result;
+    }
+
+    /// <inheritdoc />
+    public async Task AddSignerAsync(string thumbprint, byte[] certificate, CancellationToken cancellationToken)
+    {
+        await using var command = _source.CreateCommand("INSERT INTO veritee_policy_signers (thumbprint, certificate) VALUES ($1, $2) ON CONFLICT (thumbprint) DO NOTHING");
+        command.Parameters.AddWithValue(thumbprint);
+        command.Parameters.AddWithValue(certificate);
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async Task<bool> RemoveSignerAsync(string thumbprint, CancellationToken cancellationToken)
+    {
+        await using var connection = await _source.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+
+        // Lock the signer rows so two concurrent removals cannot both see two signers and leave none.
+        long total, present;
+        await using (var count = new NpgsqlCommand("SELECT thumbprint FROM veritee_policy_signers FOR UPDATE", connection, transaction))
+        await using (var reader = await count.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+        {
+            total = 0;
+            present = 0;
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                total++;
+                present += reader.GetString(0) == thumbprint ? 1 : 0;
+            }
+        }
+
+        if (present == 0)
+        {
+            return false;
+        }
+
+        if (total <= 1)
+        {
+            throw new InvalidOperationException("the last policy management certificate cannot be removed");
+        }
+
+        await using (var delete = new NpgsqlCommand("DELETE FROM veritee_policy_signers WHERE thumbprint = $1", connection, transaction))
+        {
+            delete.Parameters.AddWithValue(thumbprint);
+            await delete.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return true;
+    }
+
+    /// <inheritdoc />
+    public ValueTask DisposeAsync() => _source.DisposeAsync();
+
+    private static async Task ExecuteAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string sql, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(sql, connection, transaction);
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,54 @@
+using System.Net;
+using System.Text;
+using System.Text.Json.Nodes;
+
+namespace Veritee.Service.Tests;
+
+/// <summary>A service node on a shared PostgreSQL database.</summary>
+public sealed class PostgresNode(string connectionString) : ServiceFixture
+{
+    protected override ServiceOptions Configure(ServiceOptions options) => options with { PostgresConnectionString = connectionString };
+}
+
+/// <summary>Two nodes on one PostgreSQL store behave as one instance.</summary>
+public sealed class SharedStoreTests(PostgresFixture postgres) : IClassFixture<PostgresFixture>, IAsyncLifetime
+{
+    private PostgresNode _a = null!;
+    private PostgresNode _b = null!;
+
+    public async Task InitializeAsync()
+    {
+        var database = "n" + Guid.NewGuid().ToString("N");
+        postgres.Server.CreateDatabase(database);
+        _a = new PostgresNode(postgres.Server.ConnectionString(database));
+        _b = new PostgresNode(postgres.Server.ConnectionString(database));
+        await Task.WhenAll(_a.InitializeAsync(), _b.InitializeAsync());
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _a.DisposeAsync();
+        await _b.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Nodes_share_the_signing_key_and_policies()
+    {
+        var jwksA = JsonNode.Parse(await _a.Http.GetStringAsync(_a.BaseUrl + "/certs"))!["keys"]![0]!["kid"]!.GetValue<string>();
+        var jwksB = JsonNode.Parse(await _b.Http.GetStringAsync(_b.BaseUrl + "/certs"))!;
+        Assert.Equal(jwksA, jwksB["keys"]![0]!["kid"]!.GetValue<string>());
+
+        const string Policy = "version=1.0; authorizationrules{=> permit();}; issuancerules{=> issue(type=\"node\", value=\"shared\");};";
+        var jws = "eyJhbGciOiJub25lIn0." + System.Buffers.Text.Base64Url.EncodeToString(Encoding.UTF8.GetBytes(
+            "{\"AttestationPolicy\":\"" + System.Buffers.Text.Base64Url.EncodeToString(Encoding.UTF8.GetBytes(Policy)) + "\"}")) + ".";
+        var (set, _) = await _a.Send(HttpMethod.Put, "/policies/SgxEnclave?api-version=2022-08-01", jws, "text/plain", admin: true);
+        Assert.Equal(HttpStatusCode.OK, set);
+
+        var quote = System.Buffers.Text.Base64Url.EncodeToString(File.ReadAllBytes(ServiceFixture.Evidence("sgx-quote.debug.bin")));
+        var (status, body) = await _b.Send(HttpMethod.Post, "/attest/SgxEnclave?api-version=2022-08-01", "{\"quote\":\"" + quote + "\"}");
+        Assert.Equal(HttpStatusCode.OK, status);
+        var token = body["token"]!.GetValue<string>();
+        Assert.Equal("shared", Jwt.Claims(token)["node"]!.GetValue<string>());
+        Assert.True(Jwt.VerifiesWith(token, JsonNode.Parse(await _a.Http.GetStringAsync(_a.BaseUrl + "/certs"))!.AsObject()));
+    }
+}

@@ -1,0 +1,119 @@
+using Veritee.Service.Store;
+using Veritee.TestSupport;
+
+namespace Veritee.Service.Tests;
+
+/// <summary>The same behaviour from every store: what one node writes, another reads whole.</summary>
+public abstract class StoreContractTests : IAsyncLifetime
+{
+    protected abstract Task<IServiceStore> CreateStoreAsync();
+
+    protected IServiceStore Store { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        Store = await CreateStoreAsync();
+        await Store.InitializeAsync(CancellationToken.None);
+    }
+
+    public abstract Task DisposeAsync();
+
+    [Fact]
+    public async Task Initialize_is_idempotent()
+    {
+        await Store.InitializeAsync(CancellationToken.None);
+        await Store.InitializeAsync(CancellationToken.None);
+        Assert.Null(await Store.GetPolicyAsync("SgxEnclave", CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Policies_are_set_replaced_and_removed()
+    {
+        await Store.SetPolicyAsync(new StoredPolicy("SgxEnclave", "jws-1", "text-1", null), CancellationToken.None);
+        await Store.SetPolicyAsync(new StoredPolicy("SgxEnclave", "jws-2", "text-2", "{\"kty\":\"RSA\"}"), CancellationToken.None);
+        var got = await Store.GetPolicyAsync("SgxEnclave", CancellationToken.None);
+        Assert.Equal(new StoredPolicy("SgxEnclave", "jws-2", "text-2", "{\"kty\":\"RSA\"}"), got);
+        Assert.Null(await Store.GetPolicyAsync("OpenEnclave", CancellationToken.None));
+        Assert.True(await Store.RemovePolicyAsync("SgxEnclave", CancellationToken.None));
+        Assert.False(await Store.RemovePolicyAsync("SgxEnclave", CancellationToken.None));
+        Assert.Null(await Store.GetPolicyAsync("SgxEnclave", CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task The_first_instance_key_wins()
+    {
+        await Store.InsertInstanceKeyIfAbsentAsync([1, 2], [3], CancellationToken.None);
+        await Store.InsertInstanceKeyIfAbsentAsync([9, 9], [9], CancellationToken.None);
+        var key = await Store.GetInstanceKeyAsync(CancellationToken.None);
+        Assert.Equal(new byte[] { 1, 2 }, key!.Value.Pkcs8);
+        Assert.Equal(new byte[] { 3 }, key.Value.Certificate);
+    }
+
+    [Fact]
+    public async Task Signers_keep_order_and_the_last_cannot_be_removed()
+    {
+        await Store.AddSignerAsync("AA", [1], CancellationToken.None);
+        await Store.AddSignerAsync("BB", [2], CancellationToken.None);
+        await Store.AddSignerAsync("AA", [1], CancellationToken.None);
+        Assert.Equal([[1], [2]], await Store.GetSignersAsync(CancellationToken.None));
+        Assert.False(await Store.RemoveSignerAsync("CC", CancellationToken.None));
+        Assert.True(await Store.RemoveSignerAsync("AA", CancellationToken.None));
+        await Assert.ThrowsAsync<InvalidOperationException>(() => Store.RemoveSignerAsync("BB", CancellationToken.None));
+        Assert.Equal([[2]], await Store.GetSignersAsync(CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Concurrent_removals_never_leave_zero_signers()
+    {
+        await Store.AddSignerAsync("AA", [1], CancellationToken.None);
+        await Store.AddSignerAsync("BB", [2], CancellationToken.None);
+        var results = await Task.WhenAll(
+            Task.Run(async () => { try { return await Store.RemoveSignerAsync("AA", CancellationToken.None); } catch (InvalidOperationException) { return false; } }),
+            Task.Run(async () => { try { return await Store.RemoveSignerAsync("BB", CancellationToken.None); } catch (InvalidOperationException) { return false; } }));
+        Assert.Single(results, removed => removed);
+        Assert.Single(await Store.GetSignersAsync(CancellationToken.None));
+    }
+}
+
+public sealed class SqliteStoreContractTests : StoreContractTests
+{
+    private readonly string _folder = Path.Combine(Path.GetTempPath(), "veritee-sqlite-" + Guid.NewGuid().ToString("N"));
+
+    protected override Task<IServiceStore> CreateStoreAsync()
+    {
+        Directory.CreateDirectory(_folder);
+        return Task.FromResult<IServiceStore>(new SqliteServiceStore(Path.Combine(_folder, "veritee.db")));
+    }
+
+    public override Task DisposeAsync()
+    {
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        Directory.Delete(_folder, recursive: true);
+        return Task.CompletedTask;
+    }
+}
+
+/// <summary>One PostgreSQL cluster for the class; each test gets a fresh database.</summary>
+public sealed class PostgresFixture : IAsyncLifetime
+{
+    public PostgresServer Server { get; private set; } = null!;
+
+    public async Task InitializeAsync() => Server = await PostgresServer.StartAsync();
+
+    public async Task DisposeAsync() => await Server.DisposeAsync();
+}
+
+public sealed class PostgresStoreContractTests(PostgresFixture postgres) : StoreContractTests, IClassFixture<PostgresFixture>
+{
+    private PostgresServiceStore? _store;
+
+    protected override Task<IServiceStore> CreateStoreAsync()
+    {
+        var database = "t" + Guid.NewGuid().ToString("N");
+        postgres.Server.CreateDatabase(database);
+        _store = new PostgresServiceStore(postgres.Server.ConnectionString(database));
+        return Task.FromResult<IServiceStore>(_store);
+    }
+
+    public override async Task DisposeAsync() => await _store!.DisposeAsync();
+}

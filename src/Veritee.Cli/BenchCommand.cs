@@ -15,6 +15,7 @@ internal static class BenchCommand
         var command = new Command("bench", "Measure throughput (operations per second).");
         command.Subcommands.Add(BenchVerify(io));
         command.Subcommands.Add(BenchPolicyCommand.Create(io));
+        command.Subcommands.Add(BenchAttestCommand.Create(io));
         return command;
     }
 

@@ -1,0 +1,191 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Veritee.Enclave;
+using Veritee.Sgx;
+
+namespace Veritee.Cli;
+
+/// <summary>
+/// <c>veritee bench attest URL --quote FILE</c>: an HTTP load generator for an MAA-compatible endpoint
+/// (Veritee or Azure), reporting requests/s and latency percentiles, with the RS256 signing rate of this machine
+/// measured in the same run for comparison.
+/// </summary>
+internal static class BenchAttestCommand
+{
+    public static Command Create(CliIo io)
+    {
+        var url = new Argument<string>("URL") { Description = "Instance URL, e.g. http://127.0.0.1:5080." };
+        var quote = new Option<FileInfo>("--quote") { Description = "The samples' JSON file (its EHD is sent as runtime data), or a raw/hex quote.", Required = true };
+        var concurrency = new Option<int>("--concurrency") { Description = "Requests in flight (default 16).", DefaultValueFactory = _ => 16 };
+        var seconds = new Option<double>("--seconds") { Description = "Measurement time (default 10).", DefaultValueFactory = _ => 10 };
+        var apiVersion = new Option<string>("--api-version") { Description = "api-version (default 2022-08-01).", DefaultValueFactory = _ => "2022-08-01" };
+        var json = new Option<bool>("--json") { Description = "Print {\"requests\",\"errors\",\"seconds\",\"requestsPerSecond\",\"p50Ms\",\"p99Ms\",\"rs256SignaturesPerSecond\"}." };
+        var command = new Command("attest", "Load an attestation endpoint with one quote and report requests/s and latency.");
+        command.Arguments.Add(url);
+        foreach (var option in new Option[] { quote, concurrency, seconds, apiVersion, json })
+        {
+            command.Options.Add(option);
+        }
+
+        command.SetAction(VeriteeCommand.Guard(parse =>
+        {
+            var (path, body) = RequestFor(parse.GetValue(quote)!, parse.GetValue(url)!.TrimEnd('/'), parse.GetValue(apiVersion)!);
+            var inFlight = parse.GetValue(concurrency);
+            var duration = parse.GetValue(seconds);
+            if (inFlight is < 1 or > 1024 || duration is <= 0 or > 3600)
+            {
+                throw new CliException("--concurrency must be in 1..1024 and --seconds in (0, 3600]");
+            }
+
+            var result = Run(path, body, inFlight, duration).GetAwaiter().GetResult();
+            var rsa = MeasureRs256(Math.Min(2, duration / 5));
+            if (parse.GetValue(json))
+            {
+                io.Out.WriteLine(JsonSerializer.Serialize(new
+                {
+                    requests = result.Requests,
+                    errors = result.Errors,
+                    seconds = Math.Round(result.Seconds, 3),
+                    requestsPerSecond = Math.Round(result.Requests / result.Seconds, 1),
+                    p50Ms = Math.Round(result.P50, 2),
+                    p99Ms = Math.Round(result.P99, 2),
+                    rs256SignaturesPerSecond = Math.Round(rsa, 0),
+                }));
+            }
+            else
+            {
+                io.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"attest: {result.Requests / result.Seconds:F1} requests/s, p50 {result.P50:F2} ms, p99 {result.P99:F2} ms ({result.Requests} requests, {result.Errors} errors, {inFlight} in flight, {result.Seconds:F1} s)"));
+                io.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"RS256 signing on this machine, one thread: {rsa:F0} signatures/s"));
+            }
+
+            return result.Errors == 0 && result.Requests > 0 ? ExitCodes.Ok : ExitCodes.Negative;
+        }));
+        return command;
+    }
+
+    private static (string Path, string Body) RequestFor(FileInfo file, string instance, string apiVersion)
+    {
+        var bytes = File.ReadAllBytes(file.FullName);
+        byte[] evidence;
+        byte[]? ehd = null;
+        if (bytes.AsSpan().TrimStart(" \r\n\t"u8).StartsWith("{"u8))
+        {
+            try
+            {
+                var info = EnclaveInfo.Parse(bytes, file.Name);
+                evidence = info.Quote;
+                ehd = info.EnclaveHeldData;
+            }
+            catch (Exception e) when (e is FormatException or JsonException or ArgumentException)
+            {
+                throw new CliException($"--quote {file.Name}: {e.Message}");
+            }
+        }
+        else
+        {
+            var text = Encoding.ASCII.GetString(bytes).Trim();
+            evidence = Hex.TryDecode(text, out var decoded) ? decoded : bytes;
+        }
+
+        var isOe = OpenEnclaveReport.HasHeader(evidence);
+        var body = new Dictionary<string, object>
+        {
+            [isOe ? "report" : "quote"] = System.Buffers.Text.Base64Url.EncodeToString(evidence),
+        };
+        if (ehd is not null)
+        {
+            body["runtimeData"] = new Dictionary<string, string> { ["data"] = System.Buffers.Text.Base64Url.EncodeToString(ehd), ["dataType"] = "Binary" };
+        }
+
+        return ($"{instance}/attest/{(isOe ? "OpenEnclave" : "SgxEnclave")}?api-version={apiVersion}", JsonSerializer.Serialize(body));
+    }
+
+    private sealed record LoadResult(long Requests, long Errors, double Seconds, double P50, double P99);
+
+    private static async Task<LoadResult> Run(string path, string body, int inFlight, double seconds)
+    {
+        using var handler = new SocketsHttpHandler { MaxConnectionsPerServer = inFlight, PooledConnectionLifetime = TimeSpan.FromMinutes(5) };
+        using var http = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(30) };
+        var payload = Encoding.UTF8.GetBytes(body);
+
+        // One request first: never measure an error path.
+        using (var first = await Send(http, path, payload).ConfigureAwait(false))
+        {
+            if (first.StatusCode != HttpStatusCode.OK)
+            {
+                throw new CliException($"the endpoint refused the quote ({(int)first.StatusCode}): {await first.Content.ReadAsStringAsync().ConfigureAwait(false)}", ExitCodes.Negative);
+            }
+        }
+
+        var warmUntil = Stopwatch.GetTimestamp() + (long)(Math.Min(2, seconds / 5) * Stopwatch.Frequency);
+        await Workers(http, path, payload, inFlight, warmUntil, null).ConfigureAwait(false);
+        var latencies = new List<double>[inFlight];
+        var clock = Stopwatch.StartNew();
+        var stopAt = Stopwatch.GetTimestamp() + (long)(seconds * Stopwatch.Frequency);
+        var errors = await Workers(http, path, payload, inFlight, stopAt, latencies).ConfigureAwait(false);
+        var elapsed = clock.Elapsed.TotalSeconds;
+        var all = latencies.SelectMany(l => l).Order().ToArray();
+        double Percentile(double p) => all.Length == 0 ? 0 : all[Math.Min(all.Length - 1, (int)Math.Ceiling(p * all.Length) - 1)];
+        return new LoadResult(all.Length, errors, elapsed, Percentile(0.50), Percentile(0.99));
+    }
+
+    private static async Task<long> Workers(HttpClient http, string path, byte[] payload, int inFlight, long stopAt, List<double>[]? latencies)
+    {
+        long errors = 0;
+        var tasks = Enumerable.Range(0, inFlight).Select(async i =>
+        {
+            var mine = latencies is null ? null : latencies[i] = [];
+            while (Stopwatch.GetTimestamp() < stopAt)
+            {
+                var start = Stopwatch.GetTimestamp();
+                try
+                {
+                    using var response = await Send(http, path, payload).ConfigureAwait(false);
+                    await response.Content.LoadIntoBufferAsync().ConfigureAwait(false);
+                    if (response.StatusCode != HttpStatusCode.OK)
+                    {
+                        Interlocked.Increment(ref errors);
+                        continue;
+                    }
+                }
+                catch (HttpRequestException)
+                {
+                    Interlocked.Increment(ref errors);
+                    continue;
+                }
+
+                mine?.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+            }
+        });
+        await Task.WhenAll(tasks).ConfigureAwait(false);
+        return errors;
+    }
+
+    private static Task<HttpResponseMessage> Send(HttpClient http, string path, byte[] payload)
+    {
+        var content = new ByteArrayContent(payload);
+        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+        return http.PostAsync(path, content);
+    }
+
+    private static double MeasureRs256(double seconds)
+    {
+        using var rsa = RSA.Create(2048);
+        var data = new byte[1500];
+        var clock = Stopwatch.StartNew();
+        long n = 0;
+        while (clock.Elapsed.TotalSeconds < seconds)
+        {
+            rsa.SignData(data, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+            n++;
+        }
+
+        return n / clock.Elapsed.TotalSeconds;
+    }
+}

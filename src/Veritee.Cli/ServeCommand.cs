@@ -15,6 +15,8 @@ internal static class ServeCommand
         var trust = new Option<string>("--trust-model") { Description = "aad (changes need the admin bearer token) or isolated (changes must be signed by a policy signer).", DefaultValueFactory = _ => "aad" };
         var signers = new Option<FileInfo[]>("--policy-signer") { Description = "Isolated model: a policy-signer certificate (PEM or DER) registered on first start; repeat for more.", AllowMultipleArgumentsPerToken = false };
         var admin = new Option<string?>("--admin-token") { Description = "Bearer token for policy management (default: $VERITEE_ADMIN_TOKEN, else a random token written to DATA/admin-token)." };
+        var authority = new Option<string?>("--admin-authority") { Description = "AAD model: OpenID Connect authority (issuer URL) whose access tokens authorize management." };
+        var audience = new Option<string?>("--admin-audience") { Description = "Audience those tokens must carry (with --admin-authority)." };
         var collateral = new Option<string?>("--collateral") { Description = "Intel collateral: one bundle folder, or one sub-folder per FMSPC (the layout 'veritee verify' reads)." };
         var simulationCollateral = new Option<string?>("--simulation-collateral") { Description = "Trust a simulated platform through a collateral folder written by 'veritee platform collateral' (with trust_anchor.pem), e.g. to serve a chosen TCB status." };
         var simulation = new Option<bool>("--simulation") { Description = "Trust the simulated SGX platform in --platform and issue its collateral. Off by default. Tokens for its quotes carry veritee-simulated: true." };
@@ -24,7 +26,7 @@ internal static class ServeCommand
         var tlsCert = new Option<FileInfo?>("--tls-cert") { Description = "Certificate for https:// addresses: PKCS#12 (.pfx/.p12) or PEM with its key in --tls-key." };
         var tlsKey = new Option<FileInfo?>("--tls-key") { Description = "PEM private key of a PEM --tls-cert." };
         var command = new Command("serve", "Run the MAA-compatible attestation service (attest, policies, /certs, OpenID metadata).");
-        foreach (var option in new Option[] { urls, data, instance, storeKind, connection, trust, signers, admin, collateral, simulation, platform, simulationCollateral, tlsCert, tlsKey })
+        foreach (var option in new Option[] { urls, data, instance, storeKind, connection, trust, signers, admin, authority, audience, collateral, simulation, platform, simulationCollateral, tlsCert, tlsKey })
         {
             command.Options.Add(option);
         }
@@ -41,8 +43,14 @@ internal static class ServeCommand
             };
             Directory.CreateDirectory(dataDir);
             // Isolated instances are governed by signatures; a bearer token is checked only when one is given.
+            var adminAuthority = parse.GetValue(authority);
+            if ((adminAuthority is null) != (parse.GetValue(audience) is null))
+            {
+                throw new CliException("--admin-authority and --admin-audience go together");
+            }
+
             var adminToken = parse.GetValue(admin) ?? Environment.GetEnvironmentVariable("VERITEE_ADMIN_TOKEN")
-                ?? (trustModel == TrustModel.Aad ? AdminTokenFile(dataDir, io) : null);
+                ?? (trustModel == TrustModel.Aad && adminAuthority is null ? AdminTokenFile(dataDir, io) : null);
             var signerCertificates = (parse.GetValue(signers) ?? []).Select(LoadSigner).ToList();
             if (trustModel == TrustModel.Aad && signerCertificates.Count > 0)
             {
@@ -71,6 +79,8 @@ internal static class ServeCommand
                     : parse.GetValue(platform) is null ? null : throw new CliException("--platform needs --simulation"),
                 TlsCertificate = LoadTls(parse.GetValue(tlsCert), parse.GetValue(tlsKey)),
                 InitialSigners = signerCertificates,
+                AdminAuthority = adminAuthority,
+                AdminAudience = parse.GetValue(audience),
             };
             if (listen.Contains("https://", StringComparison.OrdinalIgnoreCase) && options.TlsCertificate is null)
             {

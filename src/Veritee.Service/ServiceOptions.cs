@@ -37,6 +37,19 @@ public sealed record ServiceOptions
     /// </summary>
     public string? AdminToken { get; init; }
 
+    /// <summary>
+    /// OpenID Connect authority (issuer URL) whose access tokens authorize management in the AAD model, e.g.
+    /// <c>https://login.microsoftonline.com/{tenant}/v2.0</c> or a Keycloak realm. Its metadata and keys are fetched
+    /// from <c>{authority}/.well-known/openid-configuration</c> and cached.
+    /// </summary>
+    public string? AdminAuthority { get; init; }
+
+    /// <summary>The audience management tokens must carry (with <see cref="AdminAuthority"/>).</summary>
+    public string? AdminAudience { get; init; }
+
+    /// <summary>Require https for the authority's metadata (off only for loopback tests).</summary>
+    public bool AdminAuthorityRequireHttps { get; init; } = true;
+
     /// <summary>Collateral folder: a collateral bundle, or one bundle per FMSPC in sub-folders named by FMSPC hex.</summary>
     public string? CollateralDirectory { get; init; }
 

@@ -72,6 +72,7 @@ public static partial class VeriteeServer
         builder.Services.AddSingleton(new TokenWriter(key, options.InstanceUrl));
         builder.Services.AddSingleton(new AttestationEngine(options, clock));
         builder.Services.AddSingleton<PolicyCache>();
+        builder.Services.AddSingleton(new AdminAuthorizer(options, clock));
         var app = builder.Build();
         app.Use(ErrorEnvelope);
         MapRoutes(app);
@@ -204,7 +205,7 @@ public static partial class VeriteeServer
     private static async Task GetPolicy(HttpContext context, string type, PolicyCache policies, TokenWriter tokens, TimeProvider clock, ServiceOptions options)
     {
         RequireApiVersion(context);
-        Authorize(context, options, requireConfigured: options.TrustModel == TrustModel.Aad);
+        await Authorize(context, requireConfigured: options.TrustModel == TrustModel.Aad).ConfigureAwait(false);
         var canonical = RequireType(type);
         var policy = await policies.GetAsync(canonical, context.RequestAborted).ConfigureAwait(false);
         var claims = new JsonObject { ["x-ms-policy"] = policy.Jws };
@@ -260,7 +261,7 @@ public static partial class VeriteeServer
     private static async Task GetCertificates(HttpContext context, IServiceStore store, TokenWriter tokens, TimeProvider clock, ServiceOptions options)
     {
         RequireApiVersion(context);
-        Authorize(context, options, requireConfigured: options.TrustModel == TrustModel.Aad);
+        await Authorize(context, requireConfigured: options.TrustModel == TrustModel.Aad).ConfigureAwait(false);
         var keys = new JsonArray();
         foreach (var der in await store.GetSignersAsync(context.RequestAborted).ConfigureAwait(false))
         {
@@ -277,7 +278,7 @@ public static partial class VeriteeServer
         RequireApiVersion(context);
         if (options.TrustModel != TrustModel.Isolated)
         {
-            Authorize(context, options);
+            await Authorize(context).ConfigureAwait(false);
             throw MaaException.BadRequest(MaaErrorCodes.InvalidOperation, "The operation is disallowed: policy management certificates exist only on isolated instances");
         }
 
@@ -336,7 +337,7 @@ public static partial class VeriteeServer
     /// </summary>
     private static async Task AuthorizeChange(HttpContext context, ServiceOptions options, IServiceStore store, JwsSignatureStatus signature, X509Certificate2? signer)
     {
-        Authorize(context, options, requireConfigured: options.TrustModel == TrustModel.Aad);
+        await Authorize(context, requireConfigured: options.TrustModel == TrustModel.Aad).ConfigureAwait(false);
         if (signature == JwsSignatureStatus.Invalid)
         {
             throw MaaException.BadRequest(MaaErrorCodes.InvalidOperation, "the token signature does not verify with the certificate in its header");
@@ -361,26 +362,11 @@ public static partial class VeriteeServer
 
     private static string Thumbprint(byte[] der) => Convert.ToHexString(SHA1.HashData(der));
 
-    /// <summary>Checks the admin bearer token; with <paramref name="requireConfigured"/> false and no token configured, passes.</summary>
-    private static void Authorize(HttpContext context, ServiceOptions options, bool requireConfigured = true)
+    /// <summary>Checks the admin bearer token; with <paramref name="requireConfigured"/> false and nothing configured, passes.</summary>
+    private static Task Authorize(HttpContext context, bool requireConfigured = true)
     {
-        if (!requireConfigured && options.AdminToken is not { Length: > 0 })
-        {
-            return;
-        }
-
-        var header = context.Request.Headers.Authorization.ToString();
-        const string Scheme = "Bearer ";
-        if (options.AdminToken is not { Length: > 0 } expected || !header.StartsWith(Scheme, StringComparison.OrdinalIgnoreCase))
-        {
-            throw new MaaException(HttpStatusCode.Unauthorized, MaaErrorCodes.Unauthorized, "policy management requires an administrator bearer token");
-        }
-
-        var given = Encoding.UTF8.GetBytes(header[Scheme.Length..].Trim());
-        if (!CryptographicOperations.FixedTimeEquals(given, Encoding.UTF8.GetBytes(expected)))
-        {
-            throw new MaaException(HttpStatusCode.Unauthorized, MaaErrorCodes.Unauthorized, "the bearer token is not valid for this instance");
-        }
+        var authorizer = context.RequestServices.GetRequiredService<AdminAuthorizer>();
+        return !requireConfigured && !authorizer.IsConfigured ? Task.CompletedTask : authorizer.AuthorizeAsync(context);
     }
 }
 

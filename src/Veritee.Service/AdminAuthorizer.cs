@@ -1,0 +1,110 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Protocols;
+using Microsoft.IdentityModel.Protocols.OpenIdConnect;
+using Microsoft.IdentityModel.Tokens;
+
+namespace Veritee.Service;
+
+/// <summary>
+/// Authorizes management requests by bearer token: the static development admin token, or an access token issued by
+/// the configured OpenID Connect authority for the configured audience. Never anonymous when neither is configured.
+/// </summary>
+public sealed class AdminAuthorizer
+{
+    private readonly ServiceOptions _options;
+    private readonly TimeProvider _clock;
+    private readonly ConfigurationManager<OpenIdConnectConfiguration>? _authority;
+    private readonly JsonWebTokenHandler _handler = new();
+
+    /// <summary>Creates the authorizer; with an authority, its metadata is fetched lazily and cached.</summary>
+    public AdminAuthorizer(ServiceOptions options, TimeProvider clock)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _options = options;
+        _clock = clock;
+        if (options.AdminAuthority is { } authority)
+        {
+            if (options.AdminAudience is not { Length: > 0 })
+            {
+                throw new InvalidOperationException("an admin authority needs an audience");
+            }
+
+            _authority = new ConfigurationManager<OpenIdConnectConfiguration>(
+                authority.TrimEnd('/') + "/.well-known/openid-configuration",
+                new OpenIdConnectConfigurationRetriever(),
+                new HttpDocumentRetriever { RequireHttps = options.AdminAuthorityRequireHttps });
+        }
+    }
+
+    /// <summary>True when some way to authorize is configured.</summary>
+    public bool IsConfigured => _options.AdminToken is { Length: > 0 } || _authority is not null;
+
+    /// <summary>Throws 401 unless the request carries a valid bearer token.</summary>
+    public async Task AuthorizeAsync(Microsoft.AspNetCore.Http.HttpContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        const string Scheme = "Bearer ";
+        var header = context.Request.Headers.Authorization.ToString();
+        if (!IsConfigured || !header.StartsWith(Scheme, StringComparison.OrdinalIgnoreCase))
+        {
+            throw new MaaException(HttpStatusCode.Unauthorized, MaaErrorCodes.Unauthorized, "policy management requires an administrator bearer token");
+        }
+
+        var token = header[Scheme.Length..].Trim();
+        if (_options.AdminToken is { Length: > 0 } expected &&
+            CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(token), Encoding.UTF8.GetBytes(expected)))
+        {
+            return;
+        }
+
+        if (_authority is not null && await ValidateAsync(token, context.RequestAborted).ConfigureAwait(false))
+        {
+            return;
+        }
+
+        throw new MaaException(HttpStatusCode.Unauthorized, MaaErrorCodes.Unauthorized, "the bearer token is not valid for this instance");
+    }
+
+    private async Task<bool> ValidateAsync(string token, CancellationToken cancellationToken)
+    {
+        OpenIdConnectConfiguration configuration;
+        try
+        {
+            configuration = await _authority!.GetConfigurationAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (InvalidOperationException)
+        {
+            throw new MaaException(HttpStatusCode.ServiceUnavailable, MaaErrorCodes.ServiceUnavailable, "the OpenID Connect authority is unreachable; retry later");
+        }
+
+        var parameters = new TokenValidationParameters
+        {
+            ValidIssuer = configuration.Issuer,
+            ValidAudience = _options.AdminAudience,
+            IssuerSigningKeys = configuration.SigningKeys,
+            ValidAlgorithms = [SecurityAlgorithms.RsaSha256, SecurityAlgorithms.RsaSha384, SecurityAlgorithms.RsaSha512, SecurityAlgorithms.EcdsaSha256, SecurityAlgorithms.EcdsaSha384],
+            RequireExpirationTime = true,
+            RequireSignedTokens = true,
+            ClockSkew = TimeSpan.FromMinutes(2),
+            LifetimeValidator = (notBefore, expires, _, p) =>
+            {
+                var now = _clock.GetUtcNow().UtcDateTime;
+                return expires is { } exp && now <= exp + p.ClockSkew && (notBefore is not { } nbf || now >= nbf - p.ClockSkew);
+            },
+        };
+        var result = await _handler.ValidateTokenAsync(token, parameters).ConfigureAwait(false);
+        if (!result.IsValid && result.Exception is SecurityTokenSignatureKeyNotFoundException)
+        {
+            // Keys may have rolled over: refresh the metadata once and retry.
+            _authority!.RequestRefresh();
+            configuration = await _authority.GetConfigurationAsync(cancellationToken).ConfigureAwait(false);
+            parameters.IssuerSigningKeys = configuration.SigningKeys;
+            result = await _handler.ValidateTokenAsync(token, parameters).ConfigureAwait(false);
+        }
+
+        return result.IsValid;
+    }
+}

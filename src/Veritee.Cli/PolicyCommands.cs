@@ -15,6 +15,7 @@ internal static class PolicyCommands
         command.Subcommands.Add(CreateCheck(io));
         command.Subcommands.Add(CreateEval(io));
         command.Subcommands.Add(PolicySignCommand.Create(io));
+        PolicyAdminCommands.AddTo(command, io);
         return command;
     }
 

@@ -8,8 +8,9 @@ internal static class SignerCommand
 {
     public static Command Create(CliIo io)
     {
-        var command = new Command("signer", "Isolated-mode policy signer certificates. (add, remove and list against an endpoint come with the MAA client.)");
+        var command = new Command("signer", "Isolated-mode policy signer certificates: sign the add/remove JWS, or list, add and remove them at an endpoint.");
         command.Subcommands.Add(CreateSign(io));
+        SignerAdminCommands.AddTo(command, io);
         return command;
     }
 

@@ -70,8 +70,10 @@ internal static class TokenCommand
     private static Command CreateVerify(CliIo io)
     {
         var jwt = new Argument<string>("JWT") { Description = "A file holding the token (or an MAA {\"token\": …} response body), or the token itself." };
-        var jwks = new Option<FileInfo>("--jwks") { Description = "The instance's signing keys: a saved GET {instance}/certs body. Keys come only from here.", Required = true };
-        var issuer = new Option<string>("--issuer") { Description = "The expected iss: the instance URI, e.g. https://sharedwus.wus.attest.azure.net.", Required = true };
+        var jwks = new Option<FileInfo?>("--jwks") { Description = "The instance's signing keys: a saved GET {instance}/certs body. Keys come only from here." };
+        var issuer = new Option<string?>("--issuer") { Description = "The expected iss: the instance URI, e.g. https://sharedwus.wus.attest.azure.net." };
+        var endpoint = new Option<string?>("--endpoint") { Description = "Instead of --jwks/--issuer: a live instance; keys from its /certs (fetched again once for an unknown kid), issuer and jku pinned to it." };
+        var caCert = new Option<FileInfo?>("--ca-cert") { Description = "With --endpoint: a certificate trusted for the endpoint's TLS, in addition to the system store." };
         var instance = new Option<string?>("--instance") { Description = "Pinned instance URI; the header jku must be {instance}/certs (default: the --issuer value)." };
         var at = new Option<string?>("--at") { Description = "Validation time: unix seconds or ISO-8601 (default: now)." };
         var skew = new Option<int>("--skew") { Description = "Allowed clock skew for exp/nbf in seconds, 0–300 (default 10).", DefaultValueFactory = _ => 10 };
@@ -80,19 +82,28 @@ internal static class TokenCommand
             "verify",
             "Validate a token against a pinned JWKS and issuer, failing closed: RS256 only, kid from the JWKS, jku pinned, exp/nbf. " +
             "Exit 0 valid, 1 invalid (the reason is named: Malformed, AlgorithmNotAllowed, JkuMismatch, UnknownKid, KeyNotUsable, " +
-            "BadSignature, IssuerMismatch, MissingOrInvalidLifetime, Expired, NotYetValid), 2 input error. " +
-            "Validating against a live instance (--endpoint URL, fetching its /certs) comes with the MAA client and is not available yet.");
+            "BadSignature, IssuerMismatch, MissingOrInvalidLifetime, Expired, NotYetValid), 2 input or connection error. " +
+            "Give either --jwks and --issuer, or --endpoint URL.");
         command.Arguments.Add(jwt);
         command.Options.Add(jwks);
         command.Options.Add(issuer);
         command.Options.Add(instance);
+        command.Options.Add(endpoint);
+        command.Options.Add(caCert);
         command.Options.Add(at);
         command.Options.Add(skew);
         command.Options.Add(json);
         command.SetAction(VeriteeCommand.Guard(parse =>
         {
             var token = ReadToken(parse.GetValue(jwt)!);
-            var jwksFile = parse.GetValue(jwks)!;
+            if (parse.GetValue(endpoint) is { } url)
+            {
+                var (viaEndpoint, pinnedIssuer) = TokenEndpointVerify.Validate(url, token, parse.GetValue(caCert), parse.GetValue(at), parse.GetValue(skew),
+                    parse.GetValue(jwks) is not null || parse.GetValue(issuer) is not null || parse.GetValue(instance) is not null);
+                return Report(io, viaEndpoint, pinnedIssuer, parse.GetValue(json));
+            }
+
+            var jwksFile = parse.GetValue(jwks) ?? throw new CliException("--jwks and --issuer (or --endpoint) are required");
             MaaSigningKeys keys;
             try
             {
@@ -109,7 +120,7 @@ internal static class TokenCommand
                 throw new CliException("--skew: must be between 0 and 300 seconds");
             }
 
-            var iss = parse.GetValue(issuer)!;
+            var iss = parse.GetValue(issuer) ?? throw new CliException("--issuer is required with --jwks");
             var pinned = parse.GetValue(instance) ?? iss;
             if (!Uri.TryCreate(pinned, UriKind.Absolute, out _))
             {
@@ -130,32 +141,38 @@ internal static class TokenCommand
                 TimeProvider = new FixedTime(time),
             };
             var result = new MaaTokenValidator(keys, options).Validate(token);
-            if (parse.GetValue(json))
-            {
-                io.Out.WriteLine(ResultJson(result, iss));
-            }
-            else if (result.IsValid)
-            {
-                io.Out.WriteLine("valid");
-                io.Out.WriteLine($"  issuer: {iss}");
-                io.Out.WriteLine($"  kid: {result.Kid}");
-                io.Out.WriteLine($"  validated at: {Utc(result.ValidatedAt)}");
-                foreach (var name in TimeClaims)
-                {
-                    if (result.Claims!.Value.TryGetProperty(name, out var value))
-                    {
-                        io.Out.WriteLine($"  {name}: {UtcTime(value)}");
-                    }
-                }
-            }
-            else
-            {
-                io.Out.WriteLine($"invalid: {result.Failure}: {result.Message}");
-            }
-
-            return result.IsValid ? ExitCodes.Ok : ExitCodes.Negative;
+            return Report(io, result, iss, parse.GetValue(json));
         }));
         return command;
+    }
+
+    /// <summary>Prints a validation result (text or JSON) and returns the exit code.</summary>
+    internal static int Report(CliIo io, MaaTokenValidationResult result, string iss, bool json)
+    {
+        if (json)
+        {
+            io.Out.WriteLine(ResultJson(result, iss));
+        }
+        else if (result.IsValid)
+        {
+            io.Out.WriteLine("valid");
+            io.Out.WriteLine($"  issuer: {iss}");
+            io.Out.WriteLine($"  kid: {result.Kid}");
+            io.Out.WriteLine($"  validated at: {Utc(result.ValidatedAt)}");
+            foreach (var name in TimeClaims)
+            {
+                if (result.Claims!.Value.TryGetProperty(name, out var value))
+                {
+                    io.Out.WriteLine($"  {name}: {UtcTime(value)}");
+                }
+            }
+        }
+        else
+        {
+            io.Out.WriteLine($"invalid: {result.Failure}: {result.Message}");
+        }
+
+        return result.IsValid ? ExitCodes.Ok : ExitCodes.Negative;
     }
 
     /// <summary>The token text from a file (raw, or an MAA <c>{"token": …}</c> body) or the argument itself.</summary>

@@ -50,6 +50,7 @@ internal static class VeriteeCommand
         yield return GenquoteCommand.Create(io);
         yield return PlatformCommand.Create(io);
         yield return ServeCommand.Create(io);
+        yield return AttestCommand.Create(io);
     }
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)

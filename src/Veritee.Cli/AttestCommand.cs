@@ -93,6 +93,11 @@ internal static class AttestCommand
             Line(io.Out, "Issuer", report.Result.Issuer);
             Line(io.Out, "Issued at", Utc(report.Result.IssuedAt));
             Line(io.Out, "Expires", Utc(report.Result.Expires));
+            if (report.Result.IsSimulated)
+            {
+                Line(io.Out, "Simulated platform", "True (veritee-simulated: the evidence is not from SGX hardware)");
+            }
+
             io.Out.WriteLine();
 
             Banner(io.Out, "VALIDATING MAA JWT TOKEN - CLAIMS MATCH CLIENT ENCLAVE INFO");
@@ -143,6 +148,7 @@ internal static class AttestCommand
                 w.WriteNull("reason");
                 w.WriteString("kid", report.Token.Kid);
                 w.WriteString("issuer", report.Result.Issuer);
+                w.WriteBoolean("simulated", report.Result.IsSimulated);
             }
             else
             {

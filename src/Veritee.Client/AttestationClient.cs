@@ -186,6 +186,7 @@ public sealed class AttestationClient : IDisposable
             InitTimeClaims = Obj("x-ms-inittime"),
             PolicyClaims = Obj("x-ms-policy"),
             SgxCollateral = Obj("x-ms-sgx-collateral"),
+            IsSimulated = Bool("veritee-simulated") == true,
             Claims = claims.Clone(),
         };
     }

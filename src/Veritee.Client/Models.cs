@@ -138,6 +138,12 @@ public sealed record AttestationResult
     /// <summary><c>x-ms-sgx-collateral</c>.</summary>
     public JsonElement? SgxCollateral { get; init; }
 
+    /// <summary>
+    /// <c>veritee-simulated</c>: true when a Veritee service attested evidence from its simulated SGX platform (never
+    /// trust such a token as hardware evidence). Always false for tokens without the claim (e.g. Azure's).
+    /// </summary>
+    public bool IsSimulated { get; init; }
+
     /// <summary>Every claim of the token.</summary>
     public required JsonElement Claims { get; init; }
 }

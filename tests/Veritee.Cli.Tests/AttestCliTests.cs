@@ -140,6 +140,7 @@ public sealed class AttestCliTests(CliServiceFixture service) : IClassFixture<Cl
 
         Assert.Contains("PASSED (all 6 checks)", r.Out, StringComparison.Ordinal);
         Assert.DoesNotContain("We think", r.Out, StringComparison.Ordinal);
+        Assert.DoesNotContain("Simulated platform", r.Out, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -175,6 +176,7 @@ public sealed class AttestCliTests(CliServiceFixture service) : IClassFixture<Cl
         var root = json.RootElement;
         Assert.Equal("OpenEnclave", root.GetProperty("attestationType").GetString());
         Assert.True(root.GetProperty("token").GetProperty("valid").GetBoolean());
+        Assert.False(root.GetProperty("token").GetProperty("simulated").GetBoolean());
         Assert.False(root.GetProperty("passed").GetBoolean());
         var checks = root.GetProperty("checks").EnumerateArray().ToList();
         Assert.Equal(6, checks.Count);

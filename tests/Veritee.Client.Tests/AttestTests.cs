@@ -31,6 +31,7 @@ public sealed class AttestTests(ServiceFixture service) : IClassFixture<ServiceF
         Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(RuntimeData)), result.ReportData![..64]);
         Assert.Equal(ServiceFixture.PinnedTime, result.IssuedAt);
         Assert.NotNull(response.Token.SigningKey);
+        Assert.False(result.IsSimulated);
     }
 
     [Fact]
@@ -141,6 +142,17 @@ public sealed class AttestTests(ServiceFixture service) : IClassFixture<ServiceF
         Assert.True((await skewed.AttestSgxEnclaveAsync(new AttestationRequest { Evidence = Quote })).Token.IsSigned);
         using var strict = new AttestationClient(service.Endpoint, new AttestationClientOptions { TimeProvider = late, ClockSkew = TimeSpan.Zero });
         Assert.Equal("Expired", (await Assert.ThrowsAsync<AttestationTokenValidationException>(() => strict.AttestSgxEnclaveAsync(new AttestationRequest { Evidence = Quote }))).Reason);
+    }
+
+    [Fact]
+    public async Task An_optional_signing_certificate_issuer_is_pinned_too()
+    {
+        using var pinned = service.Client(new AttestationClientOptions { SigningCertificateIssuer = "CN=" + service.BaseUrl });
+        Assert.True((await pinned.AttestSgxEnclaveAsync(new AttestationRequest { Evidence = Quote })).Token.IsSigned);
+
+        using var other = service.Client(new AttestationClientOptions { SigningCertificateIssuer = "CN=https://sharedwus.wus.attest.azure.net" });
+        var e = await Assert.ThrowsAsync<AttestationTokenValidationException>(() => other.AttestSgxEnclaveAsync(new AttestationRequest { Evidence = Quote }));
+        Assert.Equal("SigningCertificateMismatch", e.Reason);
     }
 
     [Fact]

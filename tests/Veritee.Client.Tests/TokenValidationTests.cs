@@ -37,6 +37,10 @@ public sealed class TokenValidationTests : IDisposable
         Assert.True(response.Token.IsSigned);
         Assert.Equal("instance-key", response.Token.Kid);
         Assert.Equal("aa", response.Value.MrEnclave);
+        Assert.False(response.Value.IsSimulated);
+
+        _instance.Answer = _ => FakeInstance.TokenBody(FakeInstance.Token(_key, extraClaims: ",\"veritee-simulated\":true"));
+        Assert.True((await client.AttestSgxEnclaveAsync(new AttestationRequest { Evidence = new byte[] { 1 } })).Value.IsSimulated);
     }
 
     [Fact]

@@ -1,0 +1,375 @@
+using System.Buffers;
+using System.Globalization;
+using System.Net;
+using System.Text;
+using Veritee.Dcap.X509;
+using Veritee.Sgx;
+
+namespace Veritee.Dcap.Collateral;
+
+/// <summary>Something that yields the collateral for a platform: a PCS client, a cache over one, a test double.</summary>
+public interface ICollateralSource
+{
+    /// <summary>The 7-part collateral for <paramref name="request"/>.</summary>
+    /// <exception cref="CollateralFetchException">The collateral could not be obtained.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    Task<QuoteCollateral> GetCollateralAsync(CollateralRequest request, CancellationToken cancellationToken = default);
+}
+
+/// <summary>Where and how <see cref="PcsCollateralSource"/> fetches.</summary>
+public sealed class PcsCollateralSourceOptions
+{
+    /// <summary>4 MiB: far above any real collateral part (a Platform CA CRL is ~3 KiB, a TDX TCB Info ~15 KiB).</summary>
+    public const long DefaultMaxResponseBytes = 4 * 1024 * 1024;
+
+    /// <summary>Intel's production PCS.</summary>
+    public static Uri IntelPcs { get; } = new("https://api.trustedservices.intel.com/");
+
+    /// <summary>Azure THIM (Trusted Hardware Identity Management), Intel-signed collateral cached by Microsoft.</summary>
+    public static Uri AzureThim { get; } = new("https://global.acccache.azure.net/");
+
+    /// <summary>The Intel SGX Root CA CRL at the root certificate's CRL distribution point (DER).</summary>
+    public static Uri IntelRootCaCrl { get; } = new("https://certificates.trustedservices.intel.com/IntelSGXRootCA.der");
+
+    /// <summary>
+    /// The PCS-compatible base: <see cref="IntelPcs"/>, a PCCS (e.g. <c>https://pccs.example:8081/</c>) or
+    /// <see cref="AzureThim"/>; may carry a path prefix. Paths such as <c>sgx/certification/v4/tcb</c> are resolved under it.
+    /// </summary>
+    public Uri BaseAddress { get; set; } = IntelPcs;
+
+    /// <summary>
+    /// The root CA CRL. Absolute, or relative to <see cref="BaseAddress"/> (PCCS: <c>sgx/certification/v4/rootcacrl</c>,
+    /// which serves hex). DER, PEM and hex are all accepted. Default <see cref="IntelRootCaCrl"/>.
+    /// </summary>
+    public Uri RootCaCrl { get; set; } = IntelRootCaCrl;
+
+    /// <summary>PCS API version, 4 (default) or 3. Version 3 serves SGX only (TCB Info v2).</summary>
+    public int ApiVersion { get; set; } = 4;
+
+    /// <summary>Sent as <c>Ocp-Apim-Subscription-Key</c> on PCS API requests (not on the root CRL request), when set.</summary>
+    public string? SubscriptionKey { get; set; }
+
+    /// <summary>Extra query appended to every PCS API request, e.g. <c>api-version=…</c> for a service that wants one.</summary>
+    public string? AdditionalQuery { get; set; }
+
+    /// <summary>Largest accepted response body; longer bodies are refused while reading.</summary>
+    public long MaxResponseBytes { get; set; } = DefaultMaxResponseBytes;
+
+    /// <summary>Per-request time limit on top of the HttpClient's own <see cref="HttpClient.Timeout"/>; null for none.</summary>
+    public TimeSpan? RequestTimeout { get; set; }
+}
+
+/// <summary>
+/// Fetches collateral from an Intel PCS-compatible service (Intel PCS v4/v3, PCCS, Azure THIM) over a caller-supplied
+/// <see cref="HttpClient"/> (dcap.md §5): TCB Info, QE Identity, PCK CRL with their issuer-chain headers, and the root
+/// CA CRL. TCB Info and QE Identity bodies are returned byte for byte (their signatures cover the exact bytes); issuer
+/// chains are percent-decoded with <see cref="Uri.UnescapeDataString(string)"/> (a literal <c>+</c> stays <c>+</c>);
+/// CRLs are normalised to DER from DER, PEM or hex. Every remote failure is a <see cref="CollateralFetchException"/>.
+/// No caching: wrap in <see cref="CachedCollateralSource"/>.
+/// </summary>
+public sealed class PcsCollateralSource : ICollateralSource
+{
+    /// <summary>PCS v4 TCB Info issuer chain header.</summary>
+    public const string TcbInfoIssuerChainHeader = "TCB-Info-Issuer-Chain";
+
+    /// <summary>PCS v3 (and some PCCS) TCB Info issuer chain header.</summary>
+    public const string SgxTcbInfoIssuerChainHeader = "SGX-TCB-Info-Issuer-Chain";
+
+    /// <summary>QE Identity issuer chain header.</summary>
+    public const string EnclaveIdentityIssuerChainHeader = "SGX-Enclave-Identity-Issuer-Chain";
+
+    /// <summary>PCK CRL issuer chain header.</summary>
+    public const string PckCrlIssuerChainHeader = "SGX-PCK-CRL-Issuer-Chain";
+
+    /// <summary>The PCS subscription key header.</summary>
+    public const string SubscriptionKeyHeader = "Ocp-Apim-Subscription-Key";
+
+    private readonly HttpClient _http;
+    private readonly PcsCollateralSourceOptions _options;
+    private readonly Uri _base;
+    private readonly Uri _rootCrl;
+
+    /// <summary>A source over <paramref name="http"/> with <paramref name="options"/> (default: Intel PCS v4).</summary>
+    /// <exception cref="ArgumentException">The options are inconsistent (relative base, API version, size limit).</exception>
+    public PcsCollateralSource(HttpClient http, PcsCollateralSourceOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(http);
+        _http = http;
+        _options = options ?? new PcsCollateralSourceOptions();
+        if (!_options.BaseAddress.IsAbsoluteUri)
+        {
+            throw new ArgumentException($"BaseAddress {_options.BaseAddress} is not absolute", nameof(options));
+        }
+
+        if (_options.ApiVersion is not (3 or 4))
+        {
+            throw new ArgumentException($"ApiVersion {_options.ApiVersion}: only 3 and 4 exist", nameof(options));
+        }
+
+        if (_options.MaxResponseBytes <= 0)
+        {
+            throw new ArgumentException("MaxResponseBytes must be positive", nameof(options));
+        }
+
+        var baseText = _options.BaseAddress.AbsoluteUri;
+        _base = new Uri(baseText.EndsWith('/') ? baseText : baseText + "/");
+        _rootCrl = _options.RootCaCrl.IsAbsoluteUri ? _options.RootCaCrl : new Uri(_base, _options.RootCaCrl.OriginalString.TrimStart('/'));
+    }
+
+    /// <inheritdoc/>
+    /// <exception cref="ArgumentException">TDX with API version 3 (PCS v3 has no TDX routes).</exception>
+    public async Task<QuoteCollateral> GetCollateralAsync(CollateralRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (request.Tee == TeeType.Tdx && _options.ApiVersion < 4)
+        {
+            throw new ArgumentException("TDX collateral needs PCS API v4", nameof(request));
+        }
+
+        var tee = request.Tee == TeeType.Tdx ? "tdx" : "sgx";
+        var v = "v" + _options.ApiVersion.ToString(CultureInfo.InvariantCulture);
+        var update = request.Update is { } u ? "update=" + CollateralRequest.UpdateParameter(u) : null;
+
+        // Start all four, then await all four: one failure does not leave the others running unobserved.
+        var tcbTask = FetchAsync(ApiUri($"{tee}/certification/{v}/tcb", "fmspc=" + request.Fmspc, update),
+            [TcbInfoIssuerChainHeader, SgxTcbInfoIssuerChainHeader], api: true, cancellationToken);
+        var qeTask = FetchAsync(ApiUri($"{tee}/certification/{v}/qe/identity", update),
+            [EnclaveIdentityIssuerChainHeader], api: true, cancellationToken);
+        var pckCrlTask = FetchAsync(ApiUri($"sgx/certification/{v}/pckcrl", "ca=" + CollateralRequest.CaKindParameter(request.CaKind), "encoding=der"),
+            [PckCrlIssuerChainHeader], api: true, cancellationToken);
+        var rootCrlTask = FetchAsync(_rootCrl, [], api: false, cancellationToken);
+        try
+        {
+            await Task.WhenAll(tcbTask, qeTask, pckCrlTask, rootCrlTask).ConfigureAwait(false);
+        }
+        catch (Exception) when (!cancellationToken.IsCancellationRequested)
+        {
+            // Report the first failure in request order (WhenAll's own pick depends on completion order).
+            foreach (var task in new[] { tcbTask, qeTask, pckCrlTask, rootCrlTask })
+            {
+                if (task.IsFaulted)
+                {
+                    await task.ConfigureAwait(false);
+                }
+            }
+
+            throw;
+        }
+
+        var tcb = await tcbTask.ConfigureAwait(false);
+        var qe = await qeTask.ConfigureAwait(false);
+        var pckCrl = await pckCrlTask.ConfigureAwait(false);
+        var rootCrl = await rootCrlTask.ConfigureAwait(false);
+        return new QuoteCollateral(
+            pckCrl.Chain!,
+            NormalizeCrl(rootCrl, "root CA CRL"),
+            NormalizeCrl(pckCrl, "PCK CRL"),
+            tcb.Chain!,
+            tcb.Body,
+            qe.Chain!,
+            qe.Body);
+    }
+
+    /// <summary>
+    /// Decodes a percent-encoded issuer-chain header value into PEM bytes. Uses <see cref="Uri.UnescapeDataString(string)"/>,
+    /// which leaves a literal <c>+</c> alone (form decoding would turn it into a space and break the base64).
+    /// </summary>
+    public static byte[] DecodeIssuerChainHeader(string value)
+    {
+        ArgumentNullException.ThrowIfNull(value);
+        return Encoding.UTF8.GetBytes(Uri.UnescapeDataString(value.Trim()));
+    }
+
+    private static byte[] NormalizeCrl(Response response, string what)
+    {
+        try
+        {
+            return CertificateRevocationList.Normalize(response.Body);
+        }
+        catch (DcapFormatException e)
+        {
+            throw new CollateralFetchException($"GET {response.Url}: {what} is in no known encoding: {e.Message}", e)
+            {
+                Failure = CollateralFetchFailure.InvalidContent,
+                Url = response.Url,
+                StatusCode = response.Status,
+            };
+        }
+    }
+
+    private Uri ApiUri(string path, params string?[] query)
+    {
+        var parts = query.Where(q => q is not null).ToList();
+        if (!string.IsNullOrEmpty(_options.AdditionalQuery))
+        {
+            parts.Add(_options.AdditionalQuery.TrimStart('?', '&'));
+        }
+
+        return new Uri(_base, parts.Count == 0 ? path : path + "?" + string.Join('&', parts));
+    }
+
+    private async Task<Response> FetchAsync(Uri url, string[] chainHeaders, bool api, CancellationToken cancellationToken)
+    {
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        if (_options.RequestTimeout is { } timeout)
+        {
+            limit.CancelAfter(timeout);
+        }
+
+        try
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, url);
+            if (api && !string.IsNullOrEmpty(_options.SubscriptionKey))
+            {
+                request.Headers.TryAddWithoutValidation(SubscriptionKeyHeader, _options.SubscriptionKey);
+            }
+
+            using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, limit.Token).ConfigureAwait(false);
+            if (!response.IsSuccessStatusCode)
+            {
+                throw StatusError(url, response);
+            }
+
+            byte[]? chain = null;
+            if (chainHeaders.Length > 0)
+            {
+                var value = chainHeaders.Select(h => Header(response, h)).FirstOrDefault(h => h is not null)
+                    ?? throw new CollateralFetchException($"GET {url}: response lacks the {chainHeaders[0]} header")
+                    {
+                        Failure = CollateralFetchFailure.MissingHeader,
+                        Url = url,
+                        StatusCode = response.StatusCode,
+                        RequestId = Header(response, "Request-ID"),
+                    };
+                chain = DecodeIssuerChainHeader(value);
+            }
+
+            var body = await ReadBoundedAsync(url, response, limit.Token).ConfigureAwait(false);
+            return new Response(url, response.StatusCode, body, chain);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (OperationCanceledException e)
+        {
+            // HttpClient.Timeout surfaces as TaskCanceledException (inner TimeoutException); ours as a cancelled linked token.
+            throw new CollateralFetchException($"GET {url}: timed out", e)
+            {
+                Failure = CollateralFetchFailure.Timeout,
+                Url = url,
+                IsTransient = true,
+            };
+        }
+        catch (HttpRequestException e)
+        {
+            throw new CollateralFetchException($"GET {url}: {e.Message}", e)
+            {
+                Failure = CollateralFetchFailure.Network,
+                Url = url,
+                StatusCode = e.StatusCode,
+                IsTransient = true,
+            };
+        }
+        catch (IOException e)
+        {
+            throw new CollateralFetchException($"GET {url}: response cut short: {e.Message}", e)
+            {
+                Failure = CollateralFetchFailure.Network,
+                Url = url,
+                IsTransient = true,
+            };
+        }
+    }
+
+    private async Task<byte[]> ReadBoundedAsync(Uri url, HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        var max = _options.MaxResponseBytes;
+        CollateralFetchException TooLarge(string detail) => new($"GET {url}: response body {detail} exceeds the {max}-byte limit")
+        {
+            Failure = CollateralFetchFailure.ResponseTooLarge,
+            Url = url,
+            StatusCode = response.StatusCode,
+            RequestId = Header(response, "Request-ID"),
+        };
+
+        if (response.Content.Headers.ContentLength is long declared && declared > max)
+        {
+            throw TooLarge($"of {declared} bytes (Content-Length)");
+        }
+
+        var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+        await using (stream.ConfigureAwait(false))
+        {
+            using var body = new MemoryStream();
+            var buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
+            try
+            {
+                int read;
+                while ((read = await stream.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
+                {
+                    if (body.Length + read > max)
+                    {
+                        throw TooLarge("read so far");
+                    }
+
+                    body.Write(buffer, 0, read);
+                }
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+
+            return body.ToArray();
+        }
+    }
+
+    private static CollateralFetchException StatusError(Uri url, HttpResponseMessage response)
+    {
+        var status = response.StatusCode;
+        var code = (int)status;
+        var errorCode = Header(response, "Error-Code");
+        var errorMessage = Header(response, "Error-Message");
+        TimeSpan? retryAfter = response.Headers.RetryAfter switch
+        {
+            { Delta: { } delta } => delta,
+            { Date: { } date } => date - (response.Headers.Date ?? DateTimeOffset.UtcNow),
+            _ => null,
+        };
+        var detail = new StringBuilder($"GET {url}: HTTP {code} {response.ReasonPhrase}");
+        if (errorCode is not null || errorMessage is not null)
+        {
+            detail.Append(CultureInfo.InvariantCulture, $" (Error-Code: {errorCode ?? "-"}, Error-Message: {errorMessage ?? "-"})");
+        }
+
+        return new CollateralFetchException(detail.ToString())
+        {
+            Failure = CollateralFetchFailure.HttpStatus,
+            Url = url,
+            StatusCode = status,
+            ErrorCode = errorCode,
+            ErrorMessage = errorMessage,
+            RequestId = Header(response, "Request-ID"),
+            RetryAfter = retryAfter,
+            IsTransient = code >= 500 || status is HttpStatusCode.TooManyRequests or HttpStatusCode.RequestTimeout,
+        };
+    }
+
+    /// <summary>A response header by case-insensitive name, unvalidated (the percent-encoded chains are not tokens).</summary>
+    private static string? Header(HttpResponseMessage response, string name)
+    {
+        if (response.Headers.NonValidated.TryGetValues(name, out var values) ||
+            response.Content.Headers.NonValidated.TryGetValues(name, out values))
+        {
+            foreach (var value in values)
+            {
+                return value;
+            }
+        }
+
+        return null;
+    }
+
+    private sealed record Response(Uri Url, HttpStatusCode Status, byte[] Body, byte[]? Chain);
+}

@@ -75,6 +75,12 @@ public class ServiceFixture : IAsyncLifetime
     /// <summary>When set before start, the instance URL the service puts in its tokens (an impostor of another instance).</summary>
     public string? ClaimedInstanceUrl { get; init; }
 
+    /// <summary>The trust model (AAD unless set before start).</summary>
+    public TrustModel TrustModel { get; init; } = TrustModel.Aad;
+
+    /// <summary>Isolated model: the signers registered on first start.</summary>
+    public IReadOnlyList<X509Certificate2> InitialSigners { get; init; } = [];
+
     public static string Evidence(string name) => Path.Combine(Vectors.Directory, "maa", "sdk-cpp-2022", "evidence", name);
 
     public static string SampleFile(string sdk, string variant) => Path.Combine(Vectors.Directory, "maa", "azure-samples-quotes", sdk, $"enclave.info.{variant}.json");
@@ -103,6 +109,8 @@ public class ServiceFixture : IAsyncLifetime
             InstanceUrl = ClaimedInstanceUrl ?? BaseUrl,
             DataDirectory = _data,
             AdminToken = AdminToken,
+            TrustModel = TrustModel,
+            InitialSigners = InitialSigners,
             CollateralDirectory = Vectors.DcapCase(_collateralCase),
         };
         _app = await VeriteeServer.BuildAsync(options, BaseUrl, Clock);

@@ -11,8 +11,6 @@ namespace Veritee.Cli;
 /// </summary>
 internal static class GenquoteCommand
 {
-    private const ushort VariantValue = 999;
-
     public static Command Create(CliIo io)
     {
         var simulate = new Option<bool>("--simulate") { Description = "Use the simulated SGX platform. Without it, a hardware source (Gramine /dev/attestation, configfs-tsm) is required." };
@@ -95,19 +93,11 @@ internal static class GenquoteCommand
             };
             var variants = single is not null
                 ? [(single, baseEnclave with { Debug = parse.GetValue(debug) })]
-                : new (string File, SimulatedEnclave Enclave)[]
-                {
-                    ("enclave.info.debug.json", baseEnclave with { Debug = true }),
-                    ("enclave.info.release.json", baseEnclave),
-                    ("enclave.info.securityversion.json", baseEnclave with { SecurityVersion = VariantValue }),
-                    ("enclave.info.prodid.json", baseEnclave with { ProductId = VariantValue }),
-                };
+                : SampleVariants.Of(baseEnclave);
 
             foreach (var (fileName, enclaveIdentity) in variants)
             {
-                using var enclave = new SampleEnclave(ehdBytes);
-                var quote = simulated.Quote(enclaveIdentity, enclave.ReportData, version);
-                var info = EnclaveInfo.FromQuote(wrap ? OpenEnclaveReport.Wrap(quote) : quote, enclave.EnclaveHeldData);
+                var info = SampleVariants.Generate(simulated, enclaveIdentity, ehdBytes, version, wrap);
                 Write(io, outDir, fileName, info, enclaveIdentity.Debug ? "simulated, debug" : "simulated, release");
             }
 

@@ -18,6 +18,9 @@ internal static class ServeCommand
         var authority = new Option<string?>("--admin-authority") { Description = "AAD model: OpenID Connect authority (issuer URL) whose access tokens authorize management." };
         var audience = new Option<string?>("--admin-audience") { Description = "Audience those tokens must carry (with --admin-authority)." };
         var collateral = new Option<string?>("--collateral") { Description = "Intel collateral: one bundle folder, or one sub-folder per FMSPC (the layout 'veritee verify' reads)." };
+        var collateralService = new Option<string?>("--collateral-service") { Description = "Fetch Intel collateral from a PCS-compatible service: 'intel' (api.trustedservices.intel.com), 'azure' (THIM) or a PCCS base URL. Cached in the store, refreshed before nextUpdate." };
+        var rootCrl = new Option<string?>("--root-ca-crl") { Description = "URL of the Intel SGX Root CA CRL (default Intel's)." };
+        var pcsKey = new Option<string?>("--pcs-key") { Description = "Intel PCS subscription key (default: $VERITEE_PCS_KEY)." };
         var simulationCollateral = new Option<string?>("--simulation-collateral") { Description = "Trust a simulated platform through a collateral folder written by 'veritee platform collateral' (with trust_anchor.pem), e.g. to serve a chosen TCB status." };
         var simulation = new Option<bool>("--simulation") { Description = "Trust the simulated SGX platform in --platform and issue its collateral. Off by default. Tokens for its quotes carry veritee-simulated: true." };
         var platform = new Option<string?>("--platform") { Description = "Simulated platform folder (default: the one 'veritee genquote --simulate' uses, $VERITEE_PLATFORM_DIR or ~/.veritee/platform)." };
@@ -26,7 +29,7 @@ internal static class ServeCommand
         var tlsCert = new Option<FileInfo?>("--tls-cert") { Description = "Certificate for https:// addresses: PKCS#12 (.pfx/.p12) or PEM with its key in --tls-key." };
         var tlsKey = new Option<FileInfo?>("--tls-key") { Description = "PEM private key of a PEM --tls-cert." };
         var command = new Command("serve", "Run the MAA-compatible attestation service (attest, policies, /certs, OpenID metadata).");
-        foreach (var option in new Option[] { urls, data, instance, storeKind, connection, trust, signers, admin, authority, audience, collateral, simulation, platform, simulationCollateral, tlsCert, tlsKey })
+        foreach (var option in new Option[] { urls, data, instance, storeKind, connection, trust, signers, admin, authority, audience, collateral, collateralService, rootCrl, pcsKey, simulation, platform, simulationCollateral, tlsCert, tlsKey })
         {
             command.Options.Add(option);
         }
@@ -80,6 +83,17 @@ internal static class ServeCommand
                 TlsCertificate = LoadTls(parse.GetValue(tlsCert), parse.GetValue(tlsKey)),
                 InitialSigners = signerCertificates,
                 AdminAuthority = adminAuthority,
+                CollateralServiceUrl = parse.GetValue(collateralService) switch
+                {
+                    null => null,
+                    "intel" => Veritee.Dcap.Collateral.PcsCollateralSourceOptions.IntelPcs,
+                    "azure" => Veritee.Dcap.Collateral.PcsCollateralSourceOptions.AzureThim,
+                    var url => Uri.TryCreate(url, UriKind.Absolute, out var u) && u.Scheme is "http" or "https" ? u : throw new CliException($"--collateral-service: '{url}' is not intel, azure or an http(s) URL"),
+                },
+                RootCaCrlUrl = parse.GetValue(rootCrl) is { } crl
+                    ? Uri.TryCreate(crl, UriKind.Absolute, out var crlUri) ? crlUri : throw new CliException($"--root-ca-crl: '{crl}' is not an absolute URL")
+                    : null,
+                CollateralSubscriptionKey = parse.GetValue(pcsKey) ?? Environment.GetEnvironmentVariable("VERITEE_PCS_KEY"),
                 AdminAudience = parse.GetValue(audience),
             };
             if (listen.Contains("https://", StringComparison.OrdinalIgnoreCase) && options.TlsCertificate is null)

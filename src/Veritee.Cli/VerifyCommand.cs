@@ -12,7 +12,7 @@ internal static class VerifyCommand
 {
     public static Command Create(CliIo io)
     {
-        var quote = new Argument<FileInfo>("QUOTE") { Description = "Quote file: raw bytes (optionally with the Open Enclave report header) or hex text." };
+        var quote = new Argument<FileInfo>("QUOTE") { Description = "Quote file: raw bytes (optionally with the Open Enclave report header), hex text, or the samples' enclave.info JSON file." };
         var options = new VerifyOptions();
         var json = new Option<bool>("--json") { Description = "Print one JSON object (qvlStatus, tcbStatus, advisoryIds, collateralExpired, …)." };
         var command = new Command("verify", "Verify an SGX or TDX quote against DCAP collateral (Intel QVL semantics). Exit 0 verified (any TCB status), 1 not verified, 2 usage or input error.");
@@ -83,10 +83,22 @@ internal sealed class VerifyOptions
         return (quote, collateral, anchor, CliTime.Parse(parse.GetValue(At), DateTimeOffset.UtcNow));
     }
 
-    /// <summary>Raw bytes, or hex text (as the samples' QuoteHex), decided by content.</summary>
+    /// <summary>Raw bytes, hex text, or the samples' enclave.info JSON file (its QuoteHex), decided by content.</summary>
     private static byte[] ReadQuote(FileInfo file)
     {
         var bytes = File.ReadAllBytes(file.FullName);
+        if (bytes.AsSpan().TrimStart(" \r\n\t"u8).StartsWith("{"u8))
+        {
+            try
+            {
+                return Veritee.Enclave.EnclaveInfo.Parse(bytes, file.Name).Quote;
+            }
+            catch (Exception e) when (e is FormatException or JsonException or ArgumentException)
+            {
+                throw new CliException($"{file.Name}: {e.Message}");
+            }
+        }
+
         var text = System.Text.Encoding.ASCII.GetString(bytes).Trim();
         return text.Length > 0 && bytes.All(b => b < 0x80) && Hex.TryDecode(text, out var decoded) ? decoded : bytes;
     }

@@ -82,13 +82,25 @@ public sealed class AttestationEngine
     private readonly FolderCollateralSource? _simulation;
     private readonly TrustAnchor? _simulationAnchor;
     private readonly SimulatedPlatformCollateral? _platform;
+    private readonly CachedCollateralSource? _pcs;
     private readonly QuoteVerifier _verifier = new(new VerificationCache());
 
-    /// <summary>Creates the engine from the service options.</summary>
-    public AttestationEngine(ServiceOptions options, TimeProvider clock)
+    /// <summary>Creates the engine from the service options; <paramref name="collateralCache"/> shares fetched collateral between nodes.</summary>
+    public AttestationEngine(ServiceOptions options, TimeProvider clock, ICollateralCacheStore? collateralCache = null, HttpClient? http = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(clock);
+        if (options.CollateralServiceUrl is { } pcs)
+        {
+            var fetcher = new PcsCollateralSource(http ?? new HttpClient { Timeout = TimeSpan.FromSeconds(20) }, new PcsCollateralSourceOptions
+            {
+                BaseAddress = pcs,
+                RootCaCrl = options.RootCaCrlUrl ?? PcsCollateralSourceOptions.IntelRootCaCrl,
+                SubscriptionKey = options.CollateralSubscriptionKey,
+            });
+            _pcs = new CachedCollateralSource(fetcher, clock, new CachedCollateralSourceOptions { Store = collateralCache });
+        }
+
         _collateral = options.CollateralDirectory is { } dir ? new FolderCollateralSource(dir) : null;
         _platform = options.SimulationPlatformDirectory is { } platformDir ? new SimulatedPlatformCollateral(platformDir, clock) : null;
         if (options.SimulationCollateralDirectory is { } sim)
@@ -102,10 +114,10 @@ public sealed class AttestationEngine
     }
 
     /// <summary>Attests and returns the token claims (without iss/iat/nbf/exp) and whether the token is unsigned (draft policy).</summary>
-    public (JsonObject Claims, bool Unsigned) Attest(string attestationType, AttestRequest request, CompiledPolicy storedPolicy, string storedPolicyText, JsonObject? policySigner, DateTimeOffset now)
+    public async Task<(JsonObject Claims, bool Unsigned)> AttestAsync(string attestationType, AttestRequest request, CompiledPolicy storedPolicy, string storedPolicyText, JsonObject? policySigner, DateTimeOffset now, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var (result, collateral, simulated) = Verify(request.Evidence, attestationType, now);
+        var (result, collateral, simulated) = await VerifyAsync(request.Evidence, attestationType, now, cancellationToken).ConfigureAwait(false);
         var quote = result.Quote!;
         if (quote.BodyType != QuoteBodyType.SgxReport)
         {
@@ -218,7 +230,7 @@ public sealed class AttestationEngine
     public static string PolicyHash(string policyText) =>
         TokenWriter.Base64Url(SHA256.HashData(Encoding.ASCII.GetBytes(TokenWriter.Base64Url(Encoding.UTF8.GetBytes(policyText)))));
 
-    private (VerificationResult Result, QuoteCollateral Collateral, bool Simulated) Verify(byte[] evidence, string attestationType, DateTimeOffset now)
+    private async Task<(VerificationResult Result, QuoteCollateral Collateral, bool Simulated)> VerifyAsync(byte[] evidence, string attestationType, DateTimeOffset now, CancellationToken cancellationToken)
     {
         ReadOnlyMemory<byte> quoteBytes = evidence;
         if (attestationType == "OpenEnclave")
@@ -239,9 +251,15 @@ public sealed class AttestationEngine
             throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, "the quote is malformed: " + e.Message);
         }
 
-        var fmspc = PlatformFmspc(quote);
+        var (fmspc, intelRooted) = PlatformFmspc(quote);
         var attempts = new List<string>();
-        if (_collateral?.Find(fmspc) is { } intel)
+        var intel = _collateral?.Find(fmspc);
+        if (intel is null && intelRooted && _pcs is not null)
+        {
+            intel = await FetchAsync(evidence, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (intel is not null)
         {
             var result = _verifier.Verify(evidence, intel, TrustAnchor.IntelSgxRootCa, now);
             if (result.IsVerified)
@@ -294,7 +312,32 @@ public sealed class AttestationEngine
         return (result, collateral, simulated);
     }
 
-    private static byte[] PlatformFmspc(Quote quote)
+    private async Task<QuoteCollateral> FetchAsync(byte[] evidence, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await _pcs!.GetCollateralAsync(CollateralRequest.FromQuote(evidence), cancellationToken).ConfigureAwait(false);
+        }
+        catch (CollateralExpiredException e)
+        {
+            throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, "the quote was invalid due to an error in the quote collateral: " + e.Message);
+        }
+        catch (CollateralFetchException e) when (e.IsTransient)
+        {
+            throw new MaaException(HttpStatusCode.ServiceUnavailable, MaaErrorCodes.ServiceUnavailable, "the collateral service is unavailable; retry later (" + e.Message + ")");
+        }
+        catch (CollateralFetchException e)
+        {
+            throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, "no collateral could be obtained for this platform: " + e.Message);
+        }
+        catch (FormatException e)
+        {
+            throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, "the quote's PCK certificate is malformed: " + e.Message);
+        }
+    }
+
+    /// <summary>The FMSPC of the quote's PCK certificate, and whether its chain's root carries Intel's key (only then is Intel collateral fetched).</summary>
+    private static (byte[] Fmspc, bool IntelRooted) PlatformFmspc(Quote quote)
     {
         var cert = quote.SignatureData.CertificationData;
         if (cert.Type != CertificationDataType.PckCertificateChain)
@@ -304,10 +347,11 @@ public sealed class AttestationEngine
 
         try
         {
-            var leaf = Pem.DecodeCertificates(cert.Data.Span).Select(DcapCertificate.Parse)
-                .FirstOrDefault(c => c.SubjectCommonName.Contains("SGX PCK Certificate", StringComparison.Ordinal) && c.SgxExtension is not null)
+            var chain = Pem.DecodeCertificates(cert.Data.Span).Select(DcapCertificate.Parse).ToList();
+            var leaf = chain.FirstOrDefault(c => c.SubjectCommonName.Contains("SGX PCK Certificate", StringComparison.Ordinal) && c.SgxExtension is not null)
                 ?? throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, "the quote's certificate chain has no PCK certificate");
-            return PckCertificateExtension.Parse(leaf.SgxExtension!.Value).Fmspc;
+            var intelRooted = chain.Any(c => c.IsSelfIssued && c.PublicKey.SameAs(TrustAnchor.IntelSgxRootCa.Point));
+            return (PckCertificateExtension.Parse(leaf.SgxExtension!.Value).Fmspc, intelRooted);
         }
         catch (Exception e) when (e is DcapFormatException or SgxFormatException)
         {

@@ -50,6 +50,19 @@ public sealed record ServiceOptions
     /// <summary>Require https for the authority's metadata (off only for loopback tests).</summary>
     public bool AdminAuthorityRequireHttps { get; init; } = true;
 
+    /// <summary>
+    /// Base URL of an Intel PCS-compatible collateral service (Intel PCS <c>https://api.trustedservices.intel.com</c>,
+    /// a PCCS, or Azure THIM <c>https://global.acccache.azure.net</c>); fetched collateral is cached in the store for
+    /// every node and refreshed before its nextUpdate.
+    /// </summary>
+    public Uri? CollateralServiceUrl { get; init; }
+
+    /// <summary>Where the Intel SGX Root CA CRL is fetched (default Intel's; a PCCS offers a relative <c>sgx/certification/v4/rootcacrl</c>).</summary>
+    public Uri? RootCaCrlUrl { get; init; }
+
+    /// <summary>PCS subscription key (<c>Ocp-Apim-Subscription-Key</c>), when the service needs one.</summary>
+    public string? CollateralSubscriptionKey { get; init; }
+
     /// <summary>Collateral folder: a collateral bundle, or one bundle per FMSPC in sub-folders named by FMSPC hex.</summary>
     public string? CollateralDirectory { get; init; }
 

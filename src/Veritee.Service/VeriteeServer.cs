@@ -70,7 +70,7 @@ public static partial class VeriteeServer
         builder.Services.AddSingleton(key);
         builder.Services.AddSingleton(clock);
         builder.Services.AddSingleton(new TokenWriter(key, options.InstanceUrl));
-        builder.Services.AddSingleton(new AttestationEngine(options, clock));
+        builder.Services.AddSingleton(new AttestationEngine(options, clock, new StoreCollateralCache(store)));
         builder.Services.AddSingleton<PolicyCache>();
         builder.Services.AddSingleton(new AdminAuthorizer(options, clock));
         var app = builder.Build();
@@ -197,7 +197,7 @@ public static partial class VeriteeServer
         var request = AttestRequest.Parse(await ReadBody(context).ConfigureAwait(false), canonical);
         var policy = await policies.GetAsync(canonical, context.RequestAborted).ConfigureAwait(false);
         var now = clock.GetUtcNow();
-        var (claims, unsigned) = engine.Attest(canonical, request, policy.Compiled, policy.Text, policy.SignerJwk, now);
+        var (claims, unsigned) = await engine.AttestAsync(canonical, request, policy.Compiled, policy.Text, policy.SignerJwk, now, context.RequestAborted).ConfigureAwait(false);
         var token = tokens.Issue(claims, now, TokenWriter.AttestationLifetime, unsigned);
         await WriteJson(context, new JsonObject { ["token"] = token }).ConfigureAwait(false);
     }

@@ -42,4 +42,10 @@ public interface IServiceStore
     /// Returns false when it was absent; throws <see cref="InvalidOperationException"/> for the last signer.
     /// </summary>
     Task<bool> RemoveSignerAsync(string thumbprint, CancellationToken cancellationToken);
+
+    /// <summary>A cached collateral bundle (the 7 parts in <see cref="Veritee.Dcap.Collateral.QuoteCollateral"/> order) and when it was fetched.</summary>
+    Task<(byte[][] Parts, DateTimeOffset FetchedAt)?> GetCollateralAsync(string key, CancellationToken cancellationToken);
+
+    /// <summary>Stores (replaces) a cached collateral bundle.</summary>
+    Task PutCollateralAsync(string key, byte[][] parts, DateTimeOffset fetchedAt, CancellationToken cancellationToken);
 }

@@ -8,7 +8,7 @@ namespace Veritee.Service.Store;
 /// </summary>
 public sealed class PostgresServiceStore : IServiceStore, IAsyncDisposable
 {
-    private const int SchemaVersion = 2;
+    private const int SchemaVersion = 3;
 
     // Arbitrary constant identifying Veritee's migration lock.
     private const long MigrationLock = 0x5645524954454531;
@@ -61,6 +61,17 @@ public sealed class PostgresServiceStore : IServiceStore, IAsyncDisposable
                         certificate BYTEA NOT NULL,
                         added_seq BIGSERIAL NOT NULL);
                     INSERT INTO veritee_schema_version (version) VALUES (2);
+                    """, cancellationToken).ConfigureAwait(false);
+            }
+
+            if (version < 3)
+            {
+                await ExecuteAsync(connection, transaction, """
+                    CREATE TABLE veritee_collateral_cache (
+                        cache_key TEXT PRIMARY KEY,
+                        parts BYTEA NOT NULL,
+                        fetched_at BIGINT NOT NULL);
+                    INSERT INTO veritee_schema_version (version) VALUES (3);
                     """, cancellationToken).ConfigureAwait(false);
             }
         }
@@ -181,6 +192,31 @@ public sealed class PostgresServiceStore : IServiceStore, IAsyncDisposable
 
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         return true;
+    }
+
+    /// <inheritdoc />
+    public async Task<(byte[][] Parts, DateTimeOffset FetchedAt)?> GetCollateralAsync(string key, CancellationToken cancellationToken)
+    {
+        await using var command = _source.CreateCommand("SELECT parts, fetched_at FROM veritee_collateral_cache WHERE cache_key = $1");
+        command.Parameters.AddWithValue(key);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false)
+            ? (CollateralParts.Unpack((byte[])reader[0]), DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(1)))
+            : null;
+    }
+
+    /// <inheritdoc />
+    public async Task PutCollateralAsync(string key, byte[][] parts, DateTimeOffset fetchedAt, CancellationToken cancellationToken)
+    {
+        await using var command = _source.CreateCommand("""
+            INSERT INTO veritee_collateral_cache (cache_key, parts, fetched_at) VALUES ($1, $2, $3)
+            ON CONFLICT (cache_key) DO UPDATE SET parts = excluded.parts, fetched_at = excluded.fetched_at
+            WHERE excluded.fetched_at >= veritee_collateral_cache.fetched_at
+            """);
+        command.Parameters.AddWithValue(key);
+        command.Parameters.AddWithValue(CollateralParts.Pack(parts));
+        command.Parameters.AddWithValue(fetchedAt.ToUnixTimeMilliseconds());
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />

@@ -5,7 +5,7 @@ namespace Veritee.Service.Store;
 /// <summary>The embedded store: one SQLite file in the data folder.</summary>
 public sealed class SqliteServiceStore : IServiceStore
 {
-    private const int SchemaVersion = 2;
+    private const int SchemaVersion = 3;
     private readonly string _connectionString;
 
     /// <summary>Opens (creating when absent) the database at <paramref name="path"/>.</summary>
@@ -59,6 +59,17 @@ public sealed class SqliteServiceStore : IServiceStore
                     certificate BLOB NOT NULL,
                     added_seq INTEGER NOT NULL);
                 INSERT INTO schema_version (version) VALUES (2);
+                """, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (version < 3)
+        {
+            await ExecuteAsync(connection, transaction, """
+                CREATE TABLE collateral_cache (
+                    cache_key TEXT PRIMARY KEY,
+                    parts BLOB NOT NULL,
+                    fetched_at INTEGER NOT NULL);
+                INSERT INTO schema_version (version) VALUES (3);
                 """, cancellationToken).ConfigureAwait(false);
         }
 
@@ -192,6 +203,35 @@ public sealed class SqliteServiceStore : IServiceStore
         await delete.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         return true;
+    }
+
+    /// <inheritdoc />
+    public async Task<(byte[][] Parts, DateTimeOffset FetchedAt)?> GetCollateralAsync(string key, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT parts, fetched_at FROM collateral_cache WHERE cache_key = $k";
+        command.Parameters.AddWithValue("$k", key);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false)
+            ? (CollateralParts.Unpack((byte[])reader[0]), DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(1)))
+            : null;
+    }
+
+    /// <inheritdoc />
+    public async Task PutCollateralAsync(string key, byte[][] parts, DateTimeOffset fetchedAt, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        command.CommandText = """
+            INSERT INTO collateral_cache (cache_key, parts, fetched_at) VALUES ($k, $p, $t)
+            ON CONFLICT (cache_key) DO UPDATE SET parts = excluded.parts, fetched_at = excluded.fetched_at
+            WHERE excluded.fetched_at >= collateral_cache.fetched_at
+            """;
+        command.Parameters.AddWithValue("$k", key);
+        command.Parameters.AddWithValue("$p", CollateralParts.Pack(parts));
+        command.Parameters.AddWithValue("$t", fetchedAt.ToUnixTimeMilliseconds());
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
     private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)

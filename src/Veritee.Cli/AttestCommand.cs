@@ -88,37 +88,43 @@ internal static class AttestCommand
                 return report.AllPassed ? ExitCodes.Ok : ExitCodes.Negative;
             }
 
-            Banner(io.Out, "VALIDATING MAA JWT TOKEN - BASICS");
-            Line(io.Out, "Token valid", $"True (RS256, kid {report.Token.Kid}, key from {client.Endpoint}/certs)");
-            Line(io.Out, "Issuer", report.Result.Issuer);
-            Line(io.Out, "Issued at", Utc(report.Result.IssuedAt));
-            Line(io.Out, "Expires", Utc(report.Result.Expires));
-            if (report.Result.IsSimulated)
-            {
-                Line(io.Out, "Simulated platform", "True (veritee-simulated: the evidence is not from SGX hardware)");
-            }
-
-            io.Out.WriteLine();
-
-            Banner(io.Out, "VALIDATING MAA JWT TOKEN - CLAIMS MATCH CLIENT ENCLAVE INFO");
-            foreach (var check in report.Checks)
-            {
-                Line(io.Out, check.Name + " match", check.Passed ? "True" : "False");
-                if (withDetails)
-                {
-                    io.Out.WriteLine("    We think   : " + check.Expected);
-                    io.Out.WriteLine("    MAA service: " + check.Actual);
-                }
-            }
-
-            io.Out.WriteLine();
-            var failed = report.Checks.Count(c => !c.Passed);
-            Line(io.Out, "Result", failed == 0
-                ? string.Create(CultureInfo.InvariantCulture, $"PASSED (all {report.Checks.Count} checks)")
-                : string.Create(CultureInfo.InvariantCulture, $"FAILED ({failed} of {report.Checks.Count} checks: {string.Join(", ", report.Checks.Where(c => !c.Passed).Select(c => c.Name))})"));
+            PrintReport(io.Out, report, client.Endpoint, withDetails);
             return report.AllPassed ? ExitCodes.Ok : ExitCodes.Negative;
         }));
         return command;
+    }
+
+    /// <summary>The samples' report: token basics, then one True/False line per check, then the verdict.</summary>
+    internal static void PrintReport(TextWriter output, EnclaveInfoReport report, string endpoint, bool withDetails)
+    {
+        Banner(output, "VALIDATING MAA JWT TOKEN - BASICS");
+        Line(output, "Token valid", $"True (RS256, kid {report.Token.Kid}, key from {endpoint}/certs)");
+        Line(output, "Issuer", report.Result.Issuer);
+        Line(output, "Issued at", Utc(report.Result.IssuedAt));
+        Line(output, "Expires", Utc(report.Result.Expires));
+        if (report.Result.IsSimulated)
+        {
+            Line(output, "Simulated platform", "True (veritee-simulated: the evidence is not from SGX hardware)");
+        }
+
+        output.WriteLine();
+
+        Banner(output, "VALIDATING MAA JWT TOKEN - CLAIMS MATCH CLIENT ENCLAVE INFO");
+        foreach (var check in report.Checks)
+        {
+            Line(output, check.Name + " match", check.Passed ? "True" : "False");
+            if (withDetails)
+            {
+                output.WriteLine("    We think   : " + check.Expected);
+                output.WriteLine("    MAA service: " + check.Actual);
+            }
+        }
+
+        output.WriteLine();
+        var failed = report.Checks.Count(c => !c.Passed);
+        Line(output, "Result", failed == 0
+            ? string.Create(CultureInfo.InvariantCulture, $"PASSED (all {report.Checks.Count} checks)")
+            : string.Create(CultureInfo.InvariantCulture, $"FAILED ({failed} of {report.Checks.Count} checks: {string.Join(", ", report.Checks.Where(c => !c.Passed).Select(c => c.Name))})"));
     }
 
     private static void Banner(TextWriter output, string title)

@@ -1,26 +1,129 @@
 using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using Veritee.Client;
+using Veritee.Enclave;
+using Veritee.Service;
 
 namespace Veritee.Cli;
 
-/// <summary><c>veritee quickstart</c>: the whole samples flow on embedded defaults.</summary>
+/// <summary>
+/// <c>veritee quickstart</c>: the whole samples flow on embedded defaults, in one process: a local MAA-compatible
+/// service on a free loopback port (SQLite in a temporary folder), a simulated SGX platform, the samples' four
+/// enclave.info files, attestation of each, token validation against the service's pinned /certs, the comparison
+/// and the samples' report.
+/// </summary>
 internal static class QuickstartCommand
 {
     public static Command Create(CliIo io)
     {
-        var command = new Command("quickstart", "Run the whole attestation flow on embedded defaults: local service, simulated enclave, attest, validate, report.");
-        command.SetAction(_ =>
-        {
-            io.Out.WriteLine("veritee quickstart will run, on this machine and with no options:");
-            io.Out.WriteLine("  1. start a local MAA-compatible service on 127.0.0.1 (SQLite store in ~/.veritee)");
-            io.Out.WriteLine("  2. create a simulated SGX platform and enclave, and write the samples' enclave.info.*.json files");
-            io.Out.WriteLine("  3. attest each file against the local service (POST /attest/SgxEnclave)");
-            io.Out.WriteLine("  4. validate the returned token against the service's pinned /certs and compare its claims");
-            io.Out.WriteLine("  5. print the samples' report");
-            io.Out.WriteLine();
-            io.Out.WriteLine("Not available yet: the service, the simulated platform and the client are still being built.");
-            io.Out.WriteLine("What works today: 'veritee verify QUOTE --collateral DIR' verifies a real SGX/TDX quote (see README).");
-            return ExitCodes.Ok;
-        });
+        var details = new Option<bool>("--details") { Description = "Show both values of every check." };
+        var keep = new Option<bool>("--keep") { Description = "Keep the temporary folder (platform, quotes, store) and print where it is." };
+        var command = new Command("quickstart", "Run the whole attestation flow on embedded defaults: local service, simulated enclave, attest, validate, report. Exit 0 when all four enclaves pass.");
+        command.Options.Add(details);
+        command.Options.Add(keep);
+        command.SetAction(VeriteeCommand.Guard(parse => RunAsync(io, parse.GetValue(details), parse.GetValue(keep)).GetAwaiter().GetResult()));
         return command;
+    }
+
+    private static async Task<int> RunAsync(CliIo io, bool withDetails, bool keep)
+    {
+        var clock = Stopwatch.StartNew();
+        var folder = Path.Combine(Path.GetTempPath(), "veritee-quickstart-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6)));
+        var platformFolder = Path.Combine(folder, "platform");
+        var quotes = Path.Combine(folder, "quotes");
+        var url = $"http://127.0.0.1:{FreePort()}";
+        void Step(int n, string text) => io.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"[{n}/5] {text}  ({clock.Elapsed.TotalSeconds:F1} s)"));
+
+        try
+        {
+            Step(1, $"Starting a local MAA-compatible service on {url} (SQLite in {folder}, simulation on)");
+            var options = new ServiceOptions
+            {
+                InstanceUrl = url,
+                DataDirectory = Path.Combine(folder, "data"),
+                AdminToken = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32)),
+                SimulationPlatformDirectory = platformFolder,
+            };
+            var app = await VeriteeServer.BuildAsync(options, url).ConfigureAwait(false);
+            await app.StartAsync().ConfigureAwait(false);
+            try
+            {
+                Step(2, $"Simulated SGX platform ready in {platformFolder}");
+                Step(3, $"Generating the samples' four enclave.info files in {quotes}");
+                Directory.CreateDirectory(quotes);
+                var files = new List<(string Name, EnclaveInfo Info)>();
+                using (var platform = SimulatedPlatform.Load(platformFolder))
+                {
+                    var release = new SimulatedEnclave
+                    {
+                        MrEnclave = SimulatedEnclave.MeasureName(SimulatedEnclave.DefaultName),
+                        MrSigner = SimulatedEnclave.MrSignerOf(platform.EnclaveSignerKey),
+                    };
+                    foreach (var (name, enclave) in SampleVariants.Of(release))
+                    {
+                        var info = SampleVariants.Generate(platform, enclave);
+                        await File.WriteAllTextAsync(Path.Combine(quotes, name), info.ToJson()).ConfigureAwait(false);
+                        files.Add((name, info));
+                    }
+                }
+
+                Step(4, "Attesting each file (POST /attest/SgxEnclave) and validating the token with keys from the service's /certs");
+                using var client = new AttestationClient(new Uri(url));
+                var passed = 0;
+                var reports = new List<(string Name, EnclaveInfoReport Report)>();
+                foreach (var (name, info) in files)
+                {
+                    var report = await EnclaveInfoComparison.AttestAsync(client, info).ConfigureAwait(false);
+                    reports.Add((name, report));
+                    passed += report.AllPassed ? 1 : 0;
+                }
+
+                Step(5, "Report");
+                foreach (var (name, report) in reports)
+                {
+                    io.Out.WriteLine();
+                    io.Out.WriteLine("== " + name);
+                    AttestCommand.PrintReport(io.Out, report, url, withDetails);
+                }
+
+                io.Out.WriteLine();
+                io.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"quickstart: {passed} of {files.Count} enclaves attested, validated and matched in {clock.Elapsed.TotalSeconds:F1} s"));
+                io.Out.WriteLine("Next: 'veritee genquote --simulate --out DIR', 'veritee serve --simulation' and 'veritee attest DIR/enclave.info.release.json --endpoint http://127.0.0.1:5080' do the same with files you keep.");
+                return passed == files.Count ? ExitCodes.Ok : ExitCodes.Negative;
+            }
+            finally
+            {
+                await app.StopAsync().ConfigureAwait(false);
+                await app.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+        catch (Exception e) when (e is AttestationException or AttestationTokenValidationException or HttpRequestException or IOException or PlatformStateException)
+        {
+            throw new CliException("quickstart failed: " + e.Message, ExitCodes.Negative);
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            if (keep)
+            {
+                io.Out.WriteLine($"Kept {folder}");
+            }
+            else if (Directory.Exists(folder))
+            {
+                Directory.Delete(folder, recursive: true);
+            }
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

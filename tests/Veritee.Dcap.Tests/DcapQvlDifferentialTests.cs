@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using Veritee.Dcap.Verification;
 using Veritee.TestSupport;
@@ -13,13 +12,8 @@ public sealed class DcapQvlRun
 {
     public DcapQvlRun()
     {
-        var folder = Path.Combine(Vectors.RepositoryRoot, "tests", "compat", "dcap-qvl");
-        if (!Directory.Exists(Path.Combine(folder, "node_modules", "@phala", "dcap-qvl")))
-        {
-            Run("npm", "ci --no-audit --no-fund", folder);
-        }
-
-        var output = Run("node", "verify-cases.mjs", folder);
+        var folder = ProcessRunner.CompatSuite("dcap-qvl", Path.Combine("@phala", "dcap-qvl"));
+        var output = ProcessRunner.Run("node", "verify-cases.mjs", folder);
         foreach (var line in output.Split('\n', StringSplitOptions.RemoveEmptyEntries))
         {
             using var doc = JsonDocument.Parse(line);
@@ -28,21 +22,6 @@ public sealed class DcapQvlRun
     }
 
     public Dictionary<string, JsonElement> Results { get; } = [];
-
-    private static string Run(string file, string args, string folder)
-    {
-        var psi = new ProcessStartInfo(file, args) { WorkingDirectory = folder, RedirectStandardOutput = true, RedirectStandardError = true };
-        using var process = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {file}");
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(5)))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{file} {args} did not finish in 5 minutes");
-        }
-
-        return process.ExitCode == 0 ? stdout.Result : throw new InvalidOperationException($"{file} {args} exited {process.ExitCode}: {stderr.Result}");
-    }
 }
 
 public class DcapQvlDifferentialTests(DcapQvlRun peer) : IClassFixture<DcapQvlRun>

@@ -17,6 +17,8 @@ internal static class ServeCommand
         var admin = new Option<string?>("--admin-token") { Description = "Bearer token for policy management (default: $VERITEE_ADMIN_TOKEN, else a random token written to DATA/admin-token)." };
         var authority = new Option<string?>("--admin-authority") { Description = "AAD model: OpenID Connect authority (issuer URL) whose access tokens authorize management." };
         var audience = new Option<string?>("--admin-audience") { Description = "Audience those tokens must carry (with --admin-authority)." };
+        var roles = new Option<string[]>("--admin-role") { Description = "Role (roles claim) or scope (scp) an authority token must carry; repeat for more; required with --admin-authority." };
+        var acceptTcb = new Option<string?>("--accept-tcb") { Description = "Comma-separated TCB statuses that get a token (default: every status Intel's verifier returns as verified, as MAA's default baseline), e.g. UpToDate,SWHardeningNeeded." };
         var collateral = new Option<string?>("--collateral") { Description = "Intel collateral: one bundle folder, or one sub-folder per FMSPC (the layout 'veritee verify' reads)." };
         var collateralService = new Option<string?>("--collateral-service") { Description = "Fetch Intel collateral from a PCS-compatible service: 'intel' (api.trustedservices.intel.com), 'azure' (THIM) or a PCCS base URL. Cached in the store, refreshed before nextUpdate." };
         var rootCrl = new Option<string?>("--root-ca-crl") { Description = "URL of the Intel SGX Root CA CRL (default Intel's)." };
@@ -29,7 +31,7 @@ internal static class ServeCommand
         var tlsCert = new Option<FileInfo?>("--tls-cert") { Description = "Certificate for https:// addresses: PKCS#12 (.pfx/.p12) or PEM with its key in --tls-key." };
         var tlsKey = new Option<FileInfo?>("--tls-key") { Description = "PEM private key of a PEM --tls-cert." };
         var command = new Command("serve", "Run the MAA-compatible attestation service (attest, policies, /certs, OpenID metadata).");
-        foreach (var option in new Option[] { urls, data, instance, storeKind, connection, trust, signers, admin, authority, audience, collateral, collateralService, rootCrl, pcsKey, simulation, platform, simulationCollateral, tlsCert, tlsKey })
+        foreach (var option in new Option[] { urls, data, instance, storeKind, connection, trust, signers, admin, authority, audience, roles, acceptTcb, collateral, collateralService, rootCrl, pcsKey, simulation, platform, simulationCollateral, tlsCert, tlsKey })
         {
             command.Options.Add(option);
         }
@@ -95,6 +97,8 @@ internal static class ServeCommand
                     : null,
                 CollateralSubscriptionKey = parse.GetValue(pcsKey) ?? Environment.GetEnvironmentVariable("VERITEE_PCS_KEY"),
                 AdminAudience = parse.GetValue(audience),
+                AdminRoles = parse.GetValue(roles) ?? [],
+                AcceptedTcbStatuses = parse.GetValue(acceptTcb) is { } accepted ? ParseTcbStatuses(accepted) : null,
             };
             if (listen.Contains("https://", StringComparison.OrdinalIgnoreCase) && options.TlsCertificate is null)
             {
@@ -136,6 +140,11 @@ internal static class ServeCommand
             throw new CliException($"--tls-cert: {e.Message}");
         }
     }
+
+    private static HashSet<Veritee.Dcap.TcbStatus> ParseTcbStatuses(string text) =>
+        text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(t => Veritee.Dcap.TcbStatuses.Parse(t) ?? (Enum.TryParse<Veritee.Dcap.TcbStatus>(t, out var s) ? s : throw new CliException($"--accept-tcb: '{t}' is not a TCB status")))
+            .ToHashSet();
 
     private static System.Security.Cryptography.X509Certificates.X509Certificate2 LoadSigner(FileInfo file)
     {

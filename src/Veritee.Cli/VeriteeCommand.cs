@@ -91,7 +91,7 @@ internal static class VeriteeCommand
         {
             throw;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or InvalidDataException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or InvalidDataException or ArgumentException or System.Security.Cryptography.CryptographicException)
         {
             throw new CliException(e.Message);
         }

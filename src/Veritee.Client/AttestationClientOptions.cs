@@ -35,6 +35,9 @@ public sealed record AttestationClientOptions
     /// <summary>The clock tokens' <c>exp</c>/<c>nbf</c> are checked against.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 
+    /// <summary>Allow plain http to a non-loopback host (the signing keys then travel unprotected). Off by default.</summary>
+    public bool AllowInsecureHttp { get; init; }
+
     /// <summary>Allowed clock difference for <c>exp</c>/<c>nbf</c> (default 10 s, at most 5 minutes).</summary>
     public TimeSpan ClockSkew { get; init; } = TimeSpan.FromSeconds(10);
 

@@ -31,6 +31,14 @@ internal sealed class MaaConnection : IDisposable
         _options = options ?? new AttestationClientOptions();
         _options.Check();
         Instance = NormalizeInstance(endpoint);
+
+        // The token-signing keys come from /certs over this connection: plain http to another host would let anyone on
+        // the path substitute them. Loopback (tests, sidecars) is allowed; elsewhere only by explicit choice.
+        if (endpoint.Scheme == Uri.UriSchemeHttp && !endpoint.IsLoopback && !_options.AllowInsecureHttp)
+        {
+            throw new ArgumentException($"'{endpoint}' is plain http to a non-loopback host; use https, or set AllowInsecureHttp", nameof(endpoint));
+        }
+
         if (_options.HttpClient is { } http)
         {
             _http = http;

@@ -32,6 +32,11 @@ public sealed class AdminAuthorizer
                 throw new InvalidOperationException("an admin authority needs an audience");
             }
 
+            if (options.AdminRoles.Count == 0)
+            {
+                throw new InvalidOperationException("an admin authority needs at least one admin role or scope (any tenant member can get a token for an audience)");
+            }
+
             _authority = new ConfigurationManager<OpenIdConnectConfiguration>(
                 authority.TrimEnd('/') + "/.well-known/openid-configuration",
                 new OpenIdConnectConfigurationRetriever(),
@@ -105,6 +110,13 @@ public sealed class AdminAuthorizer
             result = await _handler.ValidateTokenAsync(token, parameters).ConfigureAwait(false);
         }
 
-        return result.IsValid;
+        return result.IsValid && HasAdminRole(result.ClaimsIdentity);
+    }
+
+    private bool HasAdminRole(System.Security.Claims.ClaimsIdentity identity)
+    {
+        var granted = identity.Claims.Where(c => c.Type is "roles" or "role" or "http://schemas.microsoft.com/ws/2008/06/identity/claims/role").Select(c => c.Value)
+            .Concat(identity.Claims.Where(c => c.Type is "scp" or "scope").SelectMany(c => c.Value.Split(' ', StringSplitOptions.RemoveEmptyEntries)));
+        return granted.Any(g => _options.AdminRoles.Contains(g, StringComparer.Ordinal));
     }
 }

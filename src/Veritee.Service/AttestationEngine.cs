@@ -18,14 +18,29 @@ public sealed record AttestRequest(byte[] Evidence, byte[]? RuntimeData, bool Ru
     /// <summary>Parses the MAA request JSON (property names case-insensitive; base64url with or without padding, or standard base64).</summary>
     public static AttestRequest Parse(ReadOnlySpan<byte> body, string attestationType)
     {
+        try
+        {
+            return ParseCore(body, attestationType);
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or JsonException)
+        {
+            // JsonObject materialises lazily: the same property twice (names match case-insensitively, as MAA binds
+            // them) or a wrongly typed value surfaces on first access.
+            throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, $"the request body is not valid: {e.Message}");
+        }
+    }
+
+    private static AttestRequest ParseCore(ReadOnlySpan<byte> body, string attestationType)
+    {
         JsonObject root;
         try
         {
             root = JsonNode.Parse(body, new JsonNodeOptions { PropertyNameCaseInsensitive = true }) as JsonObject
                 ?? throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, "the request body must be a JSON object");
         }
-        catch (JsonException e)
+        catch (Exception e) when (e is JsonException or ArgumentException)
         {
+            // ArgumentException: the same property twice (names are matched case-insensitively, as MAA binds them).
             throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, $"the request body is not valid JSON: {e.Message}");
         }
 
@@ -83,6 +98,9 @@ public sealed class AttestationEngine
     private readonly TrustAnchor? _simulationAnchor;
     private readonly SimulatedPlatformCollateral? _platform;
     private readonly CachedCollateralSource? _pcs;
+    private readonly IReadOnlySet<TcbStatus>? _acceptedTcb;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, DateTimeOffset> _fetchFailures = new(StringComparer.Ordinal);
+    private readonly TimeProvider _clock;
     private readonly QuoteVerifier _verifier = new(new VerificationCache());
 
     /// <summary>Creates the engine from the service options; <paramref name="collateralCache"/> shares fetched collateral between nodes.</summary>
@@ -90,6 +108,8 @@ public sealed class AttestationEngine
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(clock);
+        _acceptedTcb = options.AcceptedTcbStatuses;
+        _clock = clock;
         if (options.CollateralServiceUrl is { } pcs)
         {
             var fetcher = new PcsCollateralSource(http ?? new HttpClient { Timeout = TimeSpan.FromSeconds(20) }, new PcsCollateralSourceOptions
@@ -135,7 +155,7 @@ public sealed class AttestationEngine
         {
             try
             {
-                runtimeJson = JsonNode.Parse(Encoding.UTF8.GetString(data).TrimEnd('\0'));
+                runtimeJson = JsonNode.Parse(Encoding.UTF8.GetString(data).TrimEnd('\0'), documentOptions: new JsonDocumentOptions { AllowDuplicateProperties = false });
             }
             catch (JsonException e)
             {
@@ -153,7 +173,14 @@ public sealed class AttestationEngine
             policySigner = null;
         }
 
-        var incoming = IncomingClaims(report);
+        var tcbStatus = result.TcbStatus!.Value;
+        if (_acceptedTcb is not null && !_acceptedTcb.Contains(tcbStatus))
+        {
+            throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter,
+                $"the platform's TCB status {tcbStatus.ToWireString()} is not accepted by this instance (advisories: {string.Join(", ", result.AdvisoryIds)})");
+        }
+
+        var incoming = IncomingClaims(report, tcbStatus, result.AdvisoryIds);
         var evaluation = policy.Evaluate(incoming);
         if (evaluation.IsError)
         {
@@ -215,8 +242,9 @@ public sealed class AttestationEngine
         var issued = IssuedObject(evaluation.Issued);
         foreach (var (name, value) in issued)
         {
-            // Service claims win over policy claims of the same name: a policy must not forge x-ms-* values.
-            if (!claims.ContainsKey(name))
+            // A policy must not forge what the service asserts (x-ms-*, runtime data, nonce, JWT registered claims),
+            // whether or not the service set it on this token; such claims stay inside x-ms-policy only.
+            if (!claims.ContainsKey(name) && !IsReservedClaim(name))
             {
                 claims[name] = value?.DeepClone();
             }
@@ -224,6 +252,15 @@ public sealed class AttestationEngine
 
         claims["x-ms-policy"] = issued;
         return (claims, request.DraftPolicy is not null);
+    }
+
+    /// <summary>Claim names only the service may put at the top level of a token.</summary>
+    public static bool IsReservedClaim(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        return name.StartsWith("x-ms-", StringComparison.OrdinalIgnoreCase) || name.StartsWith("maa-", StringComparison.OrdinalIgnoreCase) ||
+            name.StartsWith("aas-", StringComparison.OrdinalIgnoreCase) || name.StartsWith("veritee-", StringComparison.OrdinalIgnoreCase) ||
+            name is "nonce" or "cnf" or "jti" or "iss" or "exp" or "iat" or "nbf" or "sub" or "aud";
     }
 
     /// <summary>MAA's policy hash: base64url(SHA-256(ASCII(base64url(UTF-8 policy text)))).</summary>
@@ -251,12 +288,12 @@ public sealed class AttestationEngine
             throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, "the quote is malformed: " + e.Message);
         }
 
-        var (fmspc, intelRooted) = PlatformFmspc(quote);
+        var (fmspc, chain) = PlatformFmspc(quote);
         var attempts = new List<string>();
         var intel = _collateral?.Find(fmspc);
-        if (intel is null && intelRooted && _pcs is not null)
+        if (intel is null && _pcs is not null && chain.Any(c => c.IsSelfIssued && c.PublicKey.SameAs(TrustAnchor.IntelSgxRootCa.Point)))
         {
-            intel = await FetchAsync(evidence, cancellationToken).ConfigureAwait(false);
+            intel = await FetchAsync(evidence, chain, cancellationToken).ConfigureAwait(false);
         }
 
         if (intel is not null)
@@ -312,11 +349,34 @@ public sealed class AttestationEngine
         return (result, collateral, simulated);
     }
 
-    private async Task<QuoteCollateral> FetchAsync(byte[] evidence, CancellationToken cancellationToken)
+    private async Task<QuoteCollateral> FetchAsync(byte[] evidence, IReadOnlyList<DcapCertificate> chain, CancellationToken cancellationToken)
     {
+        CollateralRequest request;
         try
         {
-            return await _pcs!.GetCollateralAsync(CollateralRequest.FromQuote(evidence), cancellationToken).ConfigureAwait(false);
+            request = CollateralRequest.FromQuote(evidence);
+        }
+        catch (FormatException e)
+        {
+            throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, "the quote's PCK certificate is malformed: " + e.Message);
+        }
+
+        // Before anything is fetched for a platform not yet cached, its PCK chain must be Intel-signed.
+        if (_pcs!.Peek(request) is null && !IsIntelSignedChain(chain))
+        {
+            throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, "the quote's PCK certificate chain is not signed by the Intel SGX Root CA");
+        }
+
+        // A platform the source does not know is remembered for a while instead of asked about on every request.
+        var now = _clock.GetUtcNow();
+        if (_fetchFailures.TryGetValue(request.CacheKey, out var until) && now < until)
+        {
+            throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, $"no collateral could be obtained for this platform ({request.CacheKey}); retry after {until:yyyy-MM-ddTHH:mm:ssZ}");
+        }
+
+        try
+        {
+            return await _pcs!.GetCollateralAsync(request, cancellationToken).ConfigureAwait(false);
         }
         catch (CollateralExpiredException e)
         {
@@ -328,16 +388,36 @@ public sealed class AttestationEngine
         }
         catch (CollateralFetchException e)
         {
+            if (_fetchFailures.Count > 10_000)
+            {
+                _fetchFailures.Clear();
+            }
+
+            _fetchFailures[request.CacheKey] = now.AddMinutes(10);
             throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, "no collateral could be obtained for this platform: " + e.Message);
-        }
-        catch (FormatException e)
-        {
-            throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, "the quote's PCK certificate is malformed: " + e.Message);
         }
     }
 
-    /// <summary>The FMSPC of the quote's PCK certificate, and whether its chain's root carries Intel's key (only then is Intel collateral fetched).</summary>
-    private static (byte[] Fmspc, bool IntelRooted) PlatformFmspc(Quote quote)
+    /// <summary>
+    /// True when the quote's chain is three certificates signed in turn from a root carrying Intel's key. Only then is
+    /// collateral fetched, so forged quotes cannot make the service call Intel for made-up platforms.
+    /// </summary>
+    private static bool IsIntelSignedChain(IReadOnlyList<DcapCertificate> chain)
+    {
+        if (chain.Count != 3)
+        {
+            return false;
+        }
+
+        var root = chain.FirstOrDefault(c => c.IsSelfIssued && c.PublicKey.SameAs(TrustAnchor.IntelSgxRootCa.Point));
+        var pck = chain.FirstOrDefault(c => !c.IsSelfIssued && c.SubjectCommonName.Contains("SGX PCK Certificate", StringComparison.Ordinal));
+        var intermediate = chain.FirstOrDefault(c => !ReferenceEquals(c, root) && !ReferenceEquals(c, pck));
+        return root is not null && pck is not null && intermediate is not null &&
+            root.IsIssuedBy(root) && intermediate.IsIssuedBy(root) && pck.IsIssuedBy(intermediate);
+    }
+
+    /// <summary>The FMSPC of the quote's PCK certificate, and the parsed chain.</summary>
+    private static (byte[] Fmspc, IReadOnlyList<DcapCertificate> Chain) PlatformFmspc(Quote quote)
     {
         var cert = quote.SignatureData.CertificationData;
         if (cert.Type != CertificationDataType.PckCertificateChain)
@@ -347,11 +427,16 @@ public sealed class AttestationEngine
 
         try
         {
-            var chain = Pem.DecodeCertificates(cert.Data.Span).Select(DcapCertificate.Parse).ToList();
+            var pems = Pem.DecodeCertificates(cert.Data.Span);
+            if (pems.Count != 3)
+            {
+                throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, $"the quote's PCK certificate chain has {pems.Count} certificates, 3 expected");
+            }
+
+            var chain = pems.Select(DcapCertificate.Parse).ToList();
             var leaf = chain.FirstOrDefault(c => c.SubjectCommonName.Contains("SGX PCK Certificate", StringComparison.Ordinal) && c.SgxExtension is not null)
                 ?? throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, "the quote's certificate chain has no PCK certificate");
-            var intelRooted = chain.Any(c => c.IsSelfIssued && c.PublicKey.SameAs(TrustAnchor.IntelSgxRootCa.Point));
-            return (PckCertificateExtension.Parse(leaf.SgxExtension!.Value).Fmspc, intelRooted);
+            return (PckCertificateExtension.Parse(leaf.SgxExtension!.Value).Fmspc, chain);
         }
         catch (Exception e) when (e is DcapFormatException or SgxFormatException)
         {
@@ -359,7 +444,7 @@ public sealed class AttestationEngine
         }
     }
 
-    private static List<PolicyClaim> IncomingClaims(SgxReportBody report)
+    private static List<PolicyClaim> IncomingClaims(SgxReportBody report, TcbStatus tcbStatus, IReadOnlyList<string> advisories)
     {
         var debug = ClaimValue.FromBoolean(report.IsDebuggable);
         var mrsigner = ClaimValue.FromString(Hex.Lower(report.MrSigner.Span));
@@ -376,6 +461,10 @@ public sealed class AttestationEngine
             PolicyClaim.Service("x-ms-sgx-svn", svn),
             PolicyClaim.Service("x-ms-attestation-type", tee),
             PolicyClaim.Service("x-ms-sgx-report-data", ClaimValue.FromString(Hex.Lower(report.ReportData.Span))),
+
+            // Veritee's own: the platform's TCB grade, so a policy can deny what the instance accepts by default.
+            PolicyClaim.Service("veritee-tcb-status", ClaimValue.FromString(tcbStatus.ToWireString())),
+            PolicyClaim.Service("veritee-advisory-ids", ClaimValue.FromSet(advisories.Select(ClaimValue.FromString))),
 
             // Deprecated aliases that the 2020 default policy and older custom policies still use.
             PolicyClaim.Service("$is-debuggable", debug),

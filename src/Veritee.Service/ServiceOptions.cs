@@ -7,8 +7,8 @@ public enum TrustModel
     Aad,
 
     /// <summary>
-    /// Every policy change and signer add/remove is a JWS signed by a registered policy-management certificate
-    /// (the admin bearer token is checked too when one is configured).
+    /// Every policy change and signer add/remove is a JWS signed by a registered policy-management certificate, sent by
+    /// an authenticated administrator (bearer token), as in MAA.
     /// </summary>
     Isolated,
 }
@@ -46,6 +46,19 @@ public sealed record ServiceOptions
 
     /// <summary>The audience management tokens must carry (with <see cref="AdminAuthority"/>).</summary>
     public string? AdminAudience { get; init; }
+
+    /// <summary>
+    /// With <see cref="AdminAuthority"/>: the roles (<c>roles</c> claim) or scopes (<c>scp</c>) of which an access token
+    /// must carry one. Required, because any member of a tenant can usually obtain a token for an audience.
+    /// </summary>
+    public IReadOnlyList<string> AdminRoles { get; init; } = [];
+
+    /// <summary>
+    /// TCB statuses accepted for a token (default: every status Intel's verifier returns as verified, as MAA's
+    /// default baseline accepts out-of-date platforms). Policies also see the status as the incoming claim
+    /// <c>veritee-tcb-status</c> and the advisories as <c>veritee-advisory-ids</c>.
+    /// </summary>
+    public IReadOnlySet<Veritee.Dcap.TcbStatus>? AcceptedTcbStatuses { get; init; }
 
     /// <summary>Require https for the authority's metadata (off only for loopback tests).</summary>
     public bool AdminAuthorityRequireHttps { get; init; } = true;

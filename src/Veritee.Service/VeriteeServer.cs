@@ -205,7 +205,7 @@ public static partial class VeriteeServer
     private static async Task GetPolicy(HttpContext context, string type, PolicyCache policies, TokenWriter tokens, TimeProvider clock, ServiceOptions options)
     {
         RequireApiVersion(context);
-        await Authorize(context, requireConfigured: options.TrustModel == TrustModel.Aad).ConfigureAwait(false);
+        await Authorize(context).ConfigureAwait(false);
         var canonical = RequireType(type);
         var policy = await policies.GetAsync(canonical, context.RequestAborted).ConfigureAwait(false);
         var claims = new JsonObject { ["x-ms-policy"] = policy.Jws };
@@ -261,7 +261,7 @@ public static partial class VeriteeServer
     private static async Task GetCertificates(HttpContext context, IServiceStore store, TokenWriter tokens, TimeProvider clock, ServiceOptions options)
     {
         RequireApiVersion(context);
-        await Authorize(context, requireConfigured: options.TrustModel == TrustModel.Aad).ConfigureAwait(false);
+        await Authorize(context).ConfigureAwait(false);
         var keys = new JsonArray();
         foreach (var der in await store.GetSignersAsync(context.RequestAborted).ConfigureAwait(false))
         {
@@ -332,12 +332,12 @@ public static partial class VeriteeServer
     }
 
     /// <summary>
-    /// Who may change policies and signers: AAD, the admin bearer token (a signature, when present, must verify);
-    /// isolated, a valid signature by a registered policy-management certificate (and the bearer token when configured).
+    /// Who may change policies and signers: an authenticated administrator (bearer token) in both models; a signature,
+    /// when present, must verify; isolated, the change must also be signed by a registered policy-management certificate.
     /// </summary>
     private static async Task AuthorizeChange(HttpContext context, ServiceOptions options, IServiceStore store, JwsSignatureStatus signature, X509Certificate2? signer)
     {
-        await Authorize(context, requireConfigured: options.TrustModel == TrustModel.Aad).ConfigureAwait(false);
+        await Authorize(context).ConfigureAwait(false);
         if (signature == JwsSignatureStatus.Invalid)
         {
             throw MaaException.BadRequest(MaaErrorCodes.InvalidOperation, "the token signature does not verify with the certificate in its header");
@@ -362,12 +362,13 @@ public static partial class VeriteeServer
 
     private static string Thumbprint(byte[] der) => Convert.ToHexString(SHA1.HashData(der));
 
-    /// <summary>Checks the admin bearer token; with <paramref name="requireConfigured"/> false and nothing configured, passes.</summary>
-    private static Task Authorize(HttpContext context, bool requireConfigured = true)
-    {
-        var authorizer = context.RequestServices.GetRequiredService<AdminAuthorizer>();
-        return !requireConfigured && !authorizer.IsConfigured ? Task.CompletedTask : authorizer.AuthorizeAsync(context);
-    }
+    /// <summary>
+    /// Management always needs an authenticated caller, in both trust models (as MAA: authentication, plus the
+    /// signature in the isolated model). MAA's signed requests carry no time or operation, so a captured one could be
+    /// replayed (an old policy, or a remove token posted to :add); the bearer check is what stops strangers doing so.
+    /// </summary>
+    private static Task Authorize(HttpContext context) =>
+        context.RequestServices.GetRequiredService<AdminAuthorizer>().AuthorizeAsync(context);
 }
 
 /// <summary>The effective policy of a type: stored or default, compiled once per text.</summary>

@@ -178,3 +178,86 @@ public class AttestTests(ServiceFixture service) : IClassFixture<ServiceFixture>
         Assert.Equal(service.BaseUrl + "/certs", body["jwks_uri"]!.GetValue<string>());
     }
 }
+
+public class HardeningTests(ServiceFixture service) : IClassFixture<ServiceFixture>
+{
+    private static string Quote => System.Buffers.Text.Base64Url.EncodeToString(File.ReadAllBytes(ServiceFixture.Evidence("sgx-quote.debug.bin")));
+
+    private static string Draft(string policy) => "{\"quote\":\"" + Quote + "\",\"draftPolicyForAttestation\":" + System.Text.Json.JsonSerializer.Serialize(policy) + "}";
+
+    [Fact]
+    public async Task A_policy_cannot_put_service_claims_at_the_top_level()
+    {
+        const string Policy = "version=1.0; authorizationrules{=> permit();}; issuancerules{" +
+            "=> issue(type=\"x-ms-sgx-ehd\", value=\"forged\"); => issue(type=\"nonce\", value=\"forged\"); => issue(type=\"veritee-simulated\", value=true); => issue(type=\"ok\", value=\"fine\");};";
+        var (status, body) = await service.Send(HttpMethod.Post, "/attest/SgxEnclave?api-version=2022-08-01", Draft(Policy));
+        Assert.Equal(HttpStatusCode.OK, status);
+        var claims = Jwt.Claims(body["token"]!.GetValue<string>());
+        Assert.False(claims.ContainsKey("x-ms-sgx-ehd"));
+        Assert.False(claims.ContainsKey("nonce"));
+        Assert.False(claims.ContainsKey("veritee-simulated"));
+        Assert.Equal("fine", claims["ok"]!.GetValue<string>());
+        Assert.Equal("forged", claims["x-ms-policy"]!["nonce"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Policies_see_the_TCB_status_and_can_deny_on_it()
+    {
+        // The 2022 Azure-sample platform is OutOfDate under its collateral.
+        const string Deny = "version=1.0; authorizationrules{c:[type==\"veritee-tcb-status\", value==\"UpToDate\"] => permit();}; issuancerules{};";
+        var (denied, error) = await service.Send(HttpMethod.Post, "/attest/SgxEnclave?api-version=2022-08-01", Draft(Deny));
+        Assert.Equal(HttpStatusCode.BadRequest, denied);
+        Assert.Equal("PolicyEvaluationError", error["error"]!["code"]!.GetValue<string>());
+
+        const string Issue = "version=1.0; authorizationrules{=> permit();}; issuancerules{c:[type==\"veritee-tcb-status\"] => issue(type=\"tcb\", value=c.value);};";
+        var (ok, body) = await service.Send(HttpMethod.Post, "/attest/SgxEnclave?api-version=2022-08-01", Draft(Issue));
+        Assert.Equal(HttpStatusCode.OK, ok);
+        Assert.Equal("OutOfDate", Jwt.Claims(body["token"]!.GetValue<string>())["tcb"]!.GetValue<string>());
+    }
+
+    [Theory]
+    [InlineData("{\"quote\":\"AAAA\",\"Quote\":\"AAAA\"}")]
+    [InlineData("{\"quote\":\"AAAA\",\"quote\":\"AAAA\"}")]
+    public async Task Duplicate_properties_are_400_not_500(string body)
+    {
+        var (status, response) = await service.Send(HttpMethod.Post, "/attest/SgxEnclave?api-version=2022-08-01", body);
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("InvalidParameter", response["error"]!["code"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Runtime_json_with_duplicate_keys_is_400()
+    {
+        // Bind a different runtime JSON to the report data is impossible with a real quote, so the digest check comes
+        // first; a JSON document with duplicate keys is refused before it could reach a token either way.
+        var json = System.Text.Encoding.UTF8.GetBytes("{\"a\":1,\"a\":2}");
+        var body = "{\"quote\":\"" + Quote + "\",\"runtimeData\":{\"data\":\"" + System.Buffers.Text.Base64Url.EncodeToString(json) + "\",\"dataType\":\"JSON\"}}";
+        var (status, _) = await service.Send(HttpMethod.Post, "/attest/SgxEnclave?api-version=2022-08-01", body);
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+    }
+}
+
+/// <summary>An instance that accepts only UpToDate platforms.</summary>
+public sealed class StrictTcbTests : IAsyncLifetime
+{
+    private readonly StrictNode _service = new();
+
+    private sealed class StrictNode : ServiceFixture
+    {
+        protected override ServiceOptions Configure(ServiceOptions options) =>
+            options with { AcceptedTcbStatuses = new HashSet<Veritee.Dcap.TcbStatus> { Veritee.Dcap.TcbStatus.UpToDate } };
+    }
+
+    public Task InitializeAsync() => _service.InitializeAsync();
+
+    public Task DisposeAsync() => _service.DisposeAsync();
+
+    [Fact]
+    public async Task An_out_of_date_platform_gets_no_token()
+    {
+        var quote = System.Buffers.Text.Base64Url.EncodeToString(File.ReadAllBytes(ServiceFixture.Evidence("sgx-quote.debug.bin")));
+        var (status, body) = await _service.Send(HttpMethod.Post, "/attest/SgxEnclave?api-version=2022-08-01", "{\"quote\":\"" + quote + "\"}");
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Contains("OutOfDate", body["error"]!["message"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+}

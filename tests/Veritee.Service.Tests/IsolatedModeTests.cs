@@ -6,7 +6,7 @@ using Veritee.Tokens;
 
 namespace Veritee.Service.Tests;
 
-/// <summary>An isolated instance whose first signer is a fresh RSA certificate; no admin bearer token configured.</summary>
+/// <summary>An isolated instance whose first signer is a fresh RSA certificate; management also needs the admin bearer token.</summary>
 public sealed class IsolatedServiceFixture : ServiceFixture
 {
     public IsolatedServiceFixture()
@@ -26,7 +26,7 @@ public sealed class IsolatedServiceFixture : ServiceFixture
     }
 
     protected override ServiceOptions Configure(ServiceOptions options) =>
-        options with { TrustModel = TrustModel.Isolated, AdminToken = null, InitialSigners = [FirstSigner.Certificate] };
+        options with { TrustModel = TrustModel.Isolated, InitialSigners = [FirstSigner.Certificate] };
 }
 
 public class IsolatedModeTests : IAsyncLifetime
@@ -39,7 +39,7 @@ public class IsolatedModeTests : IAsyncLifetime
     public Task DisposeAsync() => _service.DisposeAsync();
 
     private Task<(HttpStatusCode Status, System.Text.Json.Nodes.JsonObject Body)> Put(string jws) =>
-        _service.Send(HttpMethod.Put, "/policies/SgxEnclave?api-version=2022-08-01", jws, "text/plain");
+        _service.Send(HttpMethod.Put, "/policies/SgxEnclave?api-version=2022-08-01", jws, "text/plain", admin: true);
 
     [Fact]
     public async Task A_policy_signed_by_a_registered_signer_is_stored_with_its_signer()
@@ -74,7 +74,7 @@ public class IsolatedModeTests : IAsyncLifetime
         var (bad, _) = await Put(tampered);
         Assert.Equal(HttpStatusCode.BadRequest, bad);
 
-        var (_, got) = await _service.Send(HttpMethod.Get, "/policies/SgxEnclave?api-version=2022-08-01");
+        var (_, got) = await _service.Send(HttpMethod.Get, "/policies/SgxEnclave?api-version=2022-08-01", admin: true);
         Assert.StartsWith("eyJhbGciOiJub25lIn0.", Jwt.Claims(got["token"]!.GetValue<string>())["x-ms-policy"]!.GetValue<string>(), StringComparison.Ordinal);
     }
 
@@ -83,19 +83,19 @@ public class IsolatedModeTests : IAsyncLifetime
     {
         using var second = IsolatedServiceFixture.NewSigner("CN=Veritee test signer 2");
         var add = PolicyCertificateJws.Create(second.Certificate, _service.FirstSigner);
-        var (status, body) = await _service.Send(HttpMethod.Post, "/certificates:add?api-version=2022-08-01", "\"" + add + "\"");
+        var (status, body) = await _service.Send(HttpMethod.Post, "/certificates:add?api-version=2022-08-01", "\"" + add + "\"", admin: true);
         Assert.Equal(HttpStatusCode.OK, status);
         var result = Jwt.Claims(body["token"]!.GetValue<string>());
         Assert.Equal("IsPresent", result["x-ms-policycertificates-result"]!.GetValue<string>());
         Assert.Equal(Convert.ToHexString(SHA1.HashData(second.Certificate.RawData)), result["x-ms-certificate-thumbprint"]!.GetValue<string>());
 
-        var (_, list) = await _service.Send(HttpMethod.Get, "/certificates?api-version=2022-08-01");
+        var (_, list) = await _service.Send(HttpMethod.Get, "/certificates?api-version=2022-08-01", admin: true);
         Assert.Equal(2, Jwt.Claims(list["token"]!.GetValue<string>())["x-ms-policy-certificates"]!["keys"]!.AsArray().Count);
 
         // The new signer can now remove the first one, and then cannot remove itself (the last).
-        var (removed, _) = await _service.Send(HttpMethod.Post, "/certificates:remove?api-version=2022-08-01", "\"" + PolicyCertificateJws.Create(_service.FirstSigner.Certificate, second) + "\"");
+        var (removed, _) = await _service.Send(HttpMethod.Post, "/certificates:remove?api-version=2022-08-01", "\"" + PolicyCertificateJws.Create(_service.FirstSigner.Certificate, second) + "\"", admin: true);
         Assert.Equal(HttpStatusCode.OK, removed);
-        var (last, error) = await _service.Send(HttpMethod.Post, "/certificates:remove?api-version=2022-08-01", "\"" + PolicyCertificateJws.Create(second.Certificate, second) + "\"");
+        var (last, error) = await _service.Send(HttpMethod.Post, "/certificates:remove?api-version=2022-08-01", "\"" + PolicyCertificateJws.Create(second.Certificate, second) + "\"", admin: true);
         Assert.Equal(HttpStatusCode.BadRequest, last);
         Assert.Equal("InvalidOperation", error["error"]!["code"]!.GetValue<string>());
 
@@ -105,17 +105,26 @@ public class IsolatedModeTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_registered_signers_token_without_the_admin_bearer_is_401()
+    {
+        var signed = Veritee.Tokens.PolicyJws.CreateSigned(Policy, _service.FirstSigner);
+        var (status, body) = await _service.Send(HttpMethod.Put, "/policies/SgxEnclave?api-version=2022-08-01", signed, "text/plain");
+        Assert.Equal(HttpStatusCode.Unauthorized, status);
+        Assert.Equal("Unauthorized", body["error"]!["code"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task The_real_signed_reset_request_from_MAA_is_refused_until_its_signer_is_registered()
     {
         var reset = File.ReadAllText(Path.Combine(Vectors.Directory, "maa", "sdk-net-2020-isolated", "policy-reset.request.signed-isolated.jws")).Trim();
-        var (refused, _) = await _service.Send(HttpMethod.Post, "/policies/OpenEnclave:reset?api-version=2020-10-01", reset, "text/plain");
+        var (refused, _) = await _service.Send(HttpMethod.Post, "/policies/OpenEnclave:reset?api-version=2020-10-01", reset, "text/plain", admin: true);
         Assert.Equal(HttpStatusCode.BadRequest, refused);
 
         var realSigner = Veritee.Tokens.PolicyJws.Parse(reset).SignerCertificate!;
         var add = PolicyCertificateJws.Create(realSigner, _service.FirstSigner);
-        var (added, _) = await _service.Send(HttpMethod.Post, "/certificates:add?api-version=2022-08-01", "\"" + add + "\"");
+        var (added, _) = await _service.Send(HttpMethod.Post, "/certificates:add?api-version=2022-08-01", "\"" + add + "\"", admin: true);
         Assert.Equal(HttpStatusCode.OK, added);
-        var (accepted, body) = await _service.Send(HttpMethod.Post, "/policies/OpenEnclave:reset?api-version=2020-10-01", reset, "text/plain");
+        var (accepted, body) = await _service.Send(HttpMethod.Post, "/policies/OpenEnclave:reset?api-version=2020-10-01", reset, "text/plain", admin: true);
         Assert.Equal(HttpStatusCode.OK, accepted);
         Assert.Equal("Removed", Jwt.Claims(body["token"]!.GetValue<string>())["x-ms-policy-result"]!.GetValue<string>());
     }

@@ -45,9 +45,10 @@ public sealed class FakeAuthority : IAsyncDisposable
         return new FakeAuthority(app, url, key);
     }
 
-    public string Mint(string audience, DateTime? expires = null, SecurityKey? key = null, string? issuer = null) =>
+    public string Mint(string audience, DateTime? expires = null, SecurityKey? key = null, string? issuer = null, string? role = "Veritee.Admin") =>
         new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
         {
+            Claims = role is null ? null : new Dictionary<string, object> { ["roles"] = new[] { role } },
             Issuer = issuer ?? Issuer,
             Audience = audience,
             Expires = expires ?? DateTime.UtcNow.AddMinutes(10),
@@ -72,7 +73,7 @@ public sealed class OidcAdminTests : IAsyncLifetime
     private sealed class OidcNode(string authority) : ServiceFixture
     {
         protected override ServiceOptions Configure(ServiceOptions options) =>
-            options with { AdminToken = null, AdminAuthority = authority, AdminAudience = Audience, AdminAuthorityRequireHttps = false };
+            options with { AdminToken = null, AdminAuthority = authority, AdminAudience = Audience, AdminRoles = ["Veritee.Admin"], AdminAuthorityRequireHttps = false };
     }
 
     public async Task InitializeAsync()
@@ -117,5 +118,9 @@ public sealed class OidcAdminTests : IAsyncLifetime
         var stranger = new RsaSecurityKey(RSA.Create(2048)) { KeyId = "test-key" };
         Assert.Equal(HttpStatusCode.Unauthorized, await GetPolicy(_authority.Mint(Audience, key: stranger)));
         Assert.Equal(HttpStatusCode.Unauthorized, await GetPolicy("not-a-jwt"));
+
+        // Any member of the tenant can get a token for the audience; without the admin role it is refused.
+        Assert.Equal(HttpStatusCode.Unauthorized, await GetPolicy(_authority.Mint(Audience, role: null)));
+        Assert.Equal(HttpStatusCode.Unauthorized, await GetPolicy(_authority.Mint(Audience, role: "Reader")));
     }
 }

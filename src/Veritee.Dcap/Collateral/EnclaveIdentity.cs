@@ -73,7 +73,7 @@ public sealed class EnclaveIdentity
         var (body, signature) = SignedJson.Split(json, "enclaveIdentity", What);
         try
         {
-            using var doc = JsonDocument.Parse(body);
+            using var doc = JsonDocument.Parse(body, new JsonDocumentOptions { AllowDuplicateProperties = false });
             var root = doc.RootElement;
             var version = (int)Integer(root, "version", What, 0, int.MaxValue);
             if (version != 2)

@@ -62,6 +62,12 @@ internal static class SignedJson
             {
                 throw new DcapFormatException($"{what}: malformed JSON");
             }
+
+            // Nothing but whitespace may follow: the collateral hashes in tokens are over the whole document.
+            if (reader.Read())
+            {
+                throw new DcapFormatException($"{what}: unexpected content after the JSON object at byte {reader.TokenStartIndex}");
+            }
         }
         catch (JsonException e)
         {

@@ -78,7 +78,7 @@ public sealed class TcbInfo
         var (body, signature) = SignedJson.Split(json, "tcbInfo", What);
         try
         {
-            using var doc = JsonDocument.Parse(body);
+            using var doc = JsonDocument.Parse(body, new JsonDocumentOptions { AllowDuplicateProperties = false });
             return FromBody(doc.RootElement, body, signature);
         }
         catch (JsonException e)

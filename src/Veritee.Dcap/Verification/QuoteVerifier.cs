@@ -23,6 +23,7 @@ public sealed class QuoteVerifier
     private const byte KindCrlSignature = 11;
     private const byte KindJsonSignature = 12;
     private const byte KindQeReportSignature = 13;
+    private const int MaxChainCertificates = 4;
 
     private readonly VerificationCache? _cache;
 
@@ -545,6 +546,12 @@ public sealed class QuoteVerifier
             catch (DcapFormatException e)
             {
                 throw new VerificationFailure(status, $"{what}: {e.Message}");
+            }
+
+            // Intel's chains hold 2 or 3 certificates; refuse to parse (and cache) hundreds supplied by a quote.
+            if (ders.Count > MaxChainCertificates)
+            {
+                throw new VerificationFailure(status, $"{what}: {ders.Count} certificates, at most {MaxChainCertificates} expected");
             }
 
             var certs = new DcapCertificate[ders.Count];

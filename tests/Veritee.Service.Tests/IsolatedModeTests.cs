@@ -129,3 +129,39 @@ public class IsolatedModeTests : IAsyncLifetime
         Assert.Equal("Removed", Jwt.Claims(body["token"]!.GetValue<string>())["x-ms-policy-result"]!.GetValue<string>());
     }
 }
+
+/// <summary>The real `certificates:add` request an MAA isolated instance accepted in 2020.</summary>
+public sealed class RealCertificatesAddTests : IAsyncLifetime
+{
+    private static readonly string Request = File.ReadAllText(Path.Combine(Vectors.Directory, "maa", "sdk-net-2020-isolated", "certificates-add.request.jwt")).Trim();
+    private readonly RealSignerNode _registered = new(PolicyCertificateJws.Parse(Request).SignerCertificate!);
+    private readonly RealSignerNode _stranger = new(IsolatedServiceFixture.NewSigner("CN=someone else").Certificate);
+
+    private sealed class RealSignerNode(X509Certificate2 signer) : ServiceFixture
+    {
+        protected override ServiceOptions Configure(ServiceOptions options) =>
+            options with { TrustModel = TrustModel.Isolated, InitialSigners = [signer] };
+    }
+
+    public Task InitializeAsync() => Task.WhenAll(_registered.InitializeAsync(), _stranger.InitializeAsync());
+
+    public async Task DisposeAsync()
+    {
+        await _registered.DisposeAsync();
+        await _stranger.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task It_is_accepted_when_its_signer_is_registered_and_refused_otherwise()
+    {
+        var body = Request.StartsWith('"') ? Request : "\"" + Request + "\"";
+        var (status, response) = await _registered.Send(HttpMethod.Post, "/certificates:add?api-version=2020-10-01", body, admin: true);
+        Assert.Equal(HttpStatusCode.OK, status);
+        var claims = Jwt.Claims(response["token"]!.GetValue<string>());
+        Assert.Equal("IsPresent", claims["x-ms-policycertificates-result"]!.GetValue<string>());
+        Assert.StartsWith("374664A1", claims["x-ms-certificate-thumbprint"]!.GetValue<string>(), StringComparison.Ordinal);
+
+        var (refused, _) = await _stranger.Send(HttpMethod.Post, "/certificates:add?api-version=2020-10-01", body, admin: true);
+        Assert.Equal(HttpStatusCode.BadRequest, refused);
+    }
+}

@@ -30,8 +30,21 @@ internal static class ServeCommand
         var connection = new Option<string?>("--connection-string") { Description = "PostgreSQL connection string for --store postgres (default: $VERITEE_POSTGRES)." };
         var tlsCert = new Option<FileInfo?>("--tls-cert") { Description = "Certificate for https:// addresses: PKCS#12 (.pfx/.p12) or PEM with its key in --tls-key." };
         var tlsKey = new Option<FileInfo?>("--tls-key") { Description = "PEM private key of a PEM --tls-cert." };
+        var defaults = new ServiceOptions { InstanceUrl = "http://127.0.0.1", DataDirectory = "." };
+        var rateLimit = new Option<int>("--rate-limit") { Description = $"Requests per second one client (IP address) may send before 429 TooManyRequests with Retry-After; 0: off (default {defaults.PerClientRequestsPerSecond}).", DefaultValueFactory = _ => defaults.PerClientRequestsPerSecond };
+        var rateBurst = new Option<int>("--rate-burst") { Description = "Requests one client may send at once above its rate (default: one second's worth)." };
+        var maxConcurrency = new Option<int>("--max-concurrency") { Description = $"Requests processed at once; 0: no limit (default {defaults.MaxConcurrentRequests}).", DefaultValueFactory = _ => defaults.MaxConcurrentRequests };
+        var maxQueue = new Option<int>("--max-queue") { Description = $"Requests waiting for a slot beyond --max-concurrency before 429 (default {defaults.MaxQueuedRequests}).", DefaultValueFactory = _ => defaults.MaxQueuedRequests };
+        var requestTimeout = new Option<double>("--request-timeout") { Description = $"Seconds a request may take before 503 RequestTimeout; 0: no limit (default {defaults.RequestTimeout!.Value.TotalSeconds}).", DefaultValueFactory = _ => defaults.RequestTimeout!.Value.TotalSeconds };
+        var maxAttestBody = new Option<int>("--max-attest-body-kib") { Description = $"Largest attestation request body in KiB (default {defaults.MaxRequestBodyBytes / 1024}).", DefaultValueFactory = _ => (int)(defaults.MaxRequestBodyBytes / 1024) };
+        var maxManagementBody = new Option<int>("--max-management-body-kib") { Description = $"Largest policy/certificate management request body in KiB (default {defaults.MaxManagementRequestBodyBytes / 1024}).", DefaultValueFactory = _ => (int)(defaults.MaxManagementRequestBodyBytes / 1024) };
+        var trustedProxies = new Option<string[]>("--trusted-proxy") { Description = "IP address of a reverse proxy (e.g. nginx) whose X-Forwarded-For names the client for rate limits and logs; repeat for more. Default: none, the header is ignored." };
+        var metrics = new Option<string>("--metrics") { Description = "Prometheus scrape endpoint: on (at /metrics), off, or a path such as /internal/metrics (default on).", DefaultValueFactory = _ => "on" };
+        var otlp = new Option<string?>("--otlp-endpoint") { Description = "OpenTelemetry collector (OTLP/gRPC, e.g. http://127.0.0.1:4317) for traces and metrics; default: no traces." };
+        var logLevel = new Option<string>("--log-level") { Description = "trace, debug, information (one line per request), warning, error, critical or none (default information).", DefaultValueFactory = _ => "information" };
+        var logFormat = new Option<string>("--log-format") { Description = "Console log format: text (one line per event) or json (default text).", DefaultValueFactory = _ => "text" };
         var command = new Command("serve", "Run the MAA-compatible attestation service (attest, policies, /certs, OpenID metadata).");
-        foreach (var option in new Option[] { urls, data, instance, storeKind, connection, trust, signers, admin, authority, audience, roles, acceptTcb, collateral, collateralService, rootCrl, pcsKey, simulation, platform, simulationCollateral, tlsCert, tlsKey })
+        foreach (var option in new Option[] { urls, data, instance, storeKind, connection, trust, signers, admin, authority, audience, roles, acceptTcb, collateral, collateralService, rootCrl, pcsKey, simulation, platform, simulationCollateral, tlsCert, tlsKey, rateLimit, rateBurst, maxConcurrency, maxQueue, requestTimeout, maxAttestBody, maxManagementBody, trustedProxies, metrics, otlp, logLevel, logFormat })
         {
             command.Options.Add(option);
         }
@@ -99,6 +112,46 @@ internal static class ServeCommand
                 AdminAudience = parse.GetValue(audience),
                 AdminRoles = parse.GetValue(roles) ?? [],
                 AcceptedTcbStatuses = parse.GetValue(acceptTcb) is { } accepted ? ParseTcbStatuses(accepted) : null,
+                PerClientRequestsPerSecond = NonNegative(parse.GetValue(rateLimit), "--rate-limit"),
+                PerClientBurst = NonNegative(parse.GetValue(rateBurst), "--rate-burst"),
+                MaxConcurrentRequests = NonNegative(parse.GetValue(maxConcurrency), "--max-concurrency"),
+                MaxQueuedRequests = NonNegative(parse.GetValue(maxQueue), "--max-queue"),
+                RequestTimeout = parse.GetValue(requestTimeout) switch
+                {
+                    0 => null,
+                    var t when t > 0 && t <= 3600 => TimeSpan.FromSeconds(t),
+                    var t => throw new CliException($"--request-timeout must be in 0..3600 seconds, not {t}"),
+                },
+                MaxRequestBodyBytes = 1024L * Positive(parse.GetValue(maxAttestBody), "--max-attest-body-kib"),
+                MaxManagementRequestBodyBytes = 1024L * Positive(parse.GetValue(maxManagementBody), "--max-management-body-kib"),
+                TrustedProxies = (parse.GetValue(trustedProxies) ?? []).Select(p => System.Net.IPAddress.TryParse(p, out var ip) ? ip : throw new CliException($"--trusted-proxy: '{p}' is not an IP address")).ToList(),
+                MetricsPath = parse.GetValue(metrics)!.ToUpperInvariant() switch
+                {
+                    "ON" => "/metrics",
+                    "OFF" => null,
+                    _ when parse.GetValue(metrics)!.StartsWith('/') && !parse.GetValue(metrics)!.Contains('?') => parse.GetValue(metrics),
+                    _ => throw new CliException($"--metrics must be on, off or a path starting with /, not '{parse.GetValue(metrics)}'"),
+                },
+                OtlpEndpoint = parse.GetValue(otlp) is { } collector
+                    ? Uri.TryCreate(collector, UriKind.Absolute, out var otlpUri) && otlpUri.Scheme is "http" or "https" ? otlpUri : throw new CliException($"--otlp-endpoint: '{collector}' is not an http(s) URL")
+                    : null,
+                LogLevel = parse.GetValue(logLevel)!.ToUpperInvariant() switch
+                {
+                    "TRACE" => Microsoft.Extensions.Logging.LogLevel.Trace,
+                    "DEBUG" => Microsoft.Extensions.Logging.LogLevel.Debug,
+                    "INFORMATION" or "INFO" => Microsoft.Extensions.Logging.LogLevel.Information,
+                    "WARNING" or "WARN" => Microsoft.Extensions.Logging.LogLevel.Warning,
+                    "ERROR" => Microsoft.Extensions.Logging.LogLevel.Error,
+                    "CRITICAL" => Microsoft.Extensions.Logging.LogLevel.Critical,
+                    "NONE" => Microsoft.Extensions.Logging.LogLevel.None,
+                    var other => throw new CliException($"--log-level must be trace, debug, information, warning, error, critical or none, not '{other.ToLowerInvariant()}'"),
+                },
+                JsonLogs = parse.GetValue(logFormat)!.ToUpperInvariant() switch
+                {
+                    "TEXT" => false,
+                    "JSON" => true,
+                    var other => throw new CliException($"--log-format must be text or json, not '{other.ToLowerInvariant()}'"),
+                },
             };
             if (listen.Contains("https://", StringComparison.OrdinalIgnoreCase) && options.TlsCertificate is null)
             {
@@ -121,6 +174,10 @@ internal static class ServeCommand
         }));
         return command;
     }
+
+    private static int NonNegative(int value, string option) => value >= 0 ? value : throw new CliException($"{option} must not be negative");
+
+    private static int Positive(int value, string option) => value > 0 ? value : throw new CliException($"{option} must be positive");
 
     private static System.Security.Cryptography.X509Certificates.X509Certificate2? LoadTls(FileInfo? cert, FileInfo? key)
     {

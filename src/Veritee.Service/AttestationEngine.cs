@@ -102,14 +102,22 @@ public sealed class AttestationEngine
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, DateTimeOffset> _fetchFailures = new(StringComparer.Ordinal);
     private readonly TimeProvider _clock;
     private readonly QuoteVerifier _verifier = new(new VerificationCache());
+    private readonly ServiceTelemetry? _telemetry;
+    private long _lastFetchSuccessTicks;
+    private long _lastRefreshFailureTicks;
+    private long _lastFailClosedTicks;
 
-    /// <summary>Creates the engine from the service options; <paramref name="collateralCache"/> shares fetched collateral between nodes.</summary>
-    public AttestationEngine(ServiceOptions options, TimeProvider clock, ICollateralCacheStore? collateralCache = null, HttpClient? http = null)
+    /// <summary>
+    /// Creates the engine from the service options; <paramref name="collateralCache"/> shares fetched collateral between
+    /// nodes; <paramref name="telemetry"/> receives verification, policy and collateral-cache measurements.
+    /// </summary>
+    public AttestationEngine(ServiceOptions options, TimeProvider clock, ICollateralCacheStore? collateralCache = null, HttpClient? http = null, ServiceTelemetry? telemetry = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(clock);
         _acceptedTcb = options.AcceptedTcbStatuses;
         _clock = clock;
+        _telemetry = telemetry;
         if (options.CollateralServiceUrl is { } pcs)
         {
             var fetcher = new PcsCollateralSource(http ?? new HttpClient { Timeout = TimeSpan.FromSeconds(20) }, new PcsCollateralSourceOptions
@@ -181,7 +189,12 @@ public sealed class AttestationEngine
         }
 
         var incoming = IncomingClaims(report, tcbStatus, result.AdvisoryIds);
-        var evaluation = policy.Evaluate(incoming);
+        PolicyEvaluationResult evaluation;
+        using (ServiceTelemetry.Activities.StartActivity("veritee.policy"))
+        {
+            evaluation = policy.Evaluate(incoming);
+        }
+
         if (evaluation.IsError)
         {
             throw MaaException.BadRequest(MaaErrorCodes.PolicyEvaluationError, "Policy evaluation failed: " + evaluation.Reason);
@@ -189,6 +202,7 @@ public sealed class AttestationEngine
 
         if (!evaluation.Authorized)
         {
+            _telemetry?.PolicyDenial(attestationType);
             throw MaaException.BadRequest(MaaErrorCodes.PolicyEvaluationError, evaluation.Reason);
         }
 
@@ -298,7 +312,7 @@ public sealed class AttestationEngine
 
         if (intel is not null)
         {
-            var result = _verifier.Verify(evidence, intel, TrustAnchor.IntelSgxRootCa, now);
+            var result = Verify(evidence, intel, TrustAnchor.IntelSgxRootCa, now);
             if (result.IsVerified)
             {
                 return Accept(result, intel, simulated: false);
@@ -309,7 +323,7 @@ public sealed class AttestationEngine
 
         if (_platform?.For(fmspc, now) is { } platform)
         {
-            var result = _verifier.Verify(evidence, platform.Collateral, platform.Anchor, now);
+            var result = Verify(evidence, platform.Collateral, platform.Anchor, now);
             if (result.IsVerified)
             {
                 return Accept(result, platform.Collateral, simulated: true);
@@ -320,7 +334,7 @@ public sealed class AttestationEngine
 
         if (_simulation?.Find(fmspc) is { } simulatedCollateral)
         {
-            var result = _verifier.Verify(evidence, simulatedCollateral, _simulationAnchor!, now);
+            var result = Verify(evidence, simulatedCollateral, _simulationAnchor!, now);
             if (result.IsVerified)
             {
                 return Accept(result, simulatedCollateral, simulated: true);
@@ -336,6 +350,41 @@ public sealed class AttestationEngine
 
         throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, "the quote could not be verified: " + string.Join("; ", attempts));
     }
+
+    private VerificationResult Verify(byte[] evidence, QuoteCollateral collateral, TrustAnchor anchor, DateTimeOffset now)
+    {
+        using var activity = ServiceTelemetry.Activities.StartActivity("veritee.verify");
+        var result = _verifier.Verify(evidence, collateral, anchor, now);
+        var status = result.Status.Name();
+        activity?.SetTag("qvl_status", status);
+        _telemetry?.Verification(status);
+        return result;
+    }
+
+    /// <summary>
+    /// The collateral service as the last requests saw it (nothing is fetched to find out), or null when none is
+    /// configured. <c>unreachable</c>: within the last <paramref name="window"/> a request failed for want of collateral
+    /// (source down and nothing valid cached) and no fetch has succeeded since; <c>degraded</c>: the last refresh failed
+    /// and cached collateral is being served until its nextUpdate; otherwise <c>ok</c>.
+    /// </summary>
+    public CollateralServiceHealth? CollateralHealth(DateTimeOffset now, TimeSpan window)
+    {
+        if (_pcs is null)
+        {
+            return null;
+        }
+
+        var success = Ticks(Interlocked.Read(ref _lastFetchSuccessTicks));
+        var refreshFailure = Ticks(Interlocked.Read(ref _lastRefreshFailureTicks));
+        var failClosed = Ticks(Interlocked.Read(ref _lastFailClosedTicks));
+        var status = failClosed is { } closed && (success is null || closed > success) && now - closed < window ? "unreachable"
+            : refreshFailure is { } failed && (success is null || failed > success) ? "degraded"
+            : "ok";
+        var lastFailure = failClosed > refreshFailure || refreshFailure is null ? failClosed : refreshFailure;
+        return new CollateralServiceHealth(status, success, lastFailure);
+    }
+
+    private static DateTimeOffset? Ticks(long ticks) => ticks == 0 ? null : new DateTimeOffset(ticks, TimeSpan.Zero);
 
     private static (VerificationResult, QuoteCollateral, bool) Accept(VerificationResult result, QuoteCollateral collateral, bool simulated)
     {
@@ -376,14 +425,25 @@ public sealed class AttestationEngine
 
         try
         {
-            return await _pcs!.GetCollateralAsync(request, cancellationToken).ConfigureAwait(false);
+            var cached = _pcs!.Peek(request);
+            var hit = cached is not null && now < cached.RefreshDue;
+            var entry = await _pcs.GetAsync(request, cancellationToken).ConfigureAwait(false);
+            _telemetry?.CollateralLookup(hit, _clock.GetUtcNow() - entry.FetchedAt);
+            if (!hit)
+            {
+                Interlocked.Exchange(ref entry.IsServedDuringOutage ? ref _lastRefreshFailureTicks : ref _lastFetchSuccessTicks, _clock.GetUtcNow().UtcTicks);
+            }
+
+            return entry.Collateral;
         }
         catch (CollateralExpiredException e)
         {
+            Interlocked.Exchange(ref _lastFailClosedTicks, _clock.GetUtcNow().UtcTicks);
             throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, "the quote was invalid due to an error in the quote collateral: " + e.Message);
         }
         catch (CollateralFetchException e) when (e.IsTransient)
         {
+            Interlocked.Exchange(ref _lastFailClosedTicks, _clock.GetUtcNow().UtcTicks);
             throw new MaaException(HttpStatusCode.ServiceUnavailable, MaaErrorCodes.ServiceUnavailable, "the collateral service is unavailable; retry later (" + e.Message + ")");
         }
         catch (CollateralFetchException e)
@@ -546,3 +606,9 @@ public static class PolicyCompiler
         return CompiledPolicy.Compile(document);
     }
 }
+
+/// <summary>The collateral service's state for the readiness check.</summary>
+/// <param name="Status"><c>ok</c>, <c>degraded</c> (serving cached collateral through an outage) or <c>unreachable</c>.</param>
+/// <param name="LastSuccess">When collateral was last fetched.</param>
+/// <param name="LastFailure">When a fetch last failed.</param>
+public sealed record CollateralServiceHealth(string Status, DateTimeOffset? LastSuccess, DateTimeOffset? LastFailure);

@@ -30,6 +30,12 @@ public static class MaaErrorCodes
     /// <summary>The store or another dependency is unavailable.</summary>
     public const string ServiceUnavailable = "ServiceUnavailable";
 
+    /// <summary>The client sent more requests than its rate allows, or the node is at its concurrency limit (429, with Retry-After).</summary>
+    public const string TooManyRequests = "TooManyRequests";
+
+    /// <summary>The request took longer than the service allows (503).</summary>
+    public const string RequestTimeout = "RequestTimeout";
+
     /// <summary>An unexpected failure inside the service.</summary>
     public const string InternalError = "InternalServerError";
 }

@@ -101,6 +101,60 @@ public sealed record ServiceOptions
     /// </summary>
     public IReadOnlyList<System.Security.Cryptography.X509Certificates.X509Certificate2> InitialSigners { get; init; } = [];
 
-    /// <summary>Largest accepted request body in bytes.</summary>
+    /// <summary>Largest accepted request body of <c>POST /attest/{type}</c> in bytes (default 1 MiB).</summary>
     public long MaxRequestBodyBytes { get; init; } = 1024 * 1024;
+
+    /// <summary>
+    /// Largest accepted request body of the management operations (policies, certificates) in bytes (default 256 KiB;
+    /// a signed policy with its certificate is a few KiB).
+    /// </summary>
+    public long MaxManagementRequestBodyBytes { get; init; } = 256 * 1024;
+
+    /// <summary>
+    /// Requests per second one client (remote IP address, or the forwarded address from a <see cref="TrustedProxies"/>
+    /// entry) may send before it gets 429 TooManyRequests; 0 turns per-client rate limiting off. The default (10,000)
+    /// is above what one node serves for attestation, so a single well-behaved client never meets it; floods of cheap
+    /// requests do.
+    /// </summary>
+    public int PerClientRequestsPerSecond { get; init; } = 10_000;
+
+    /// <summary>Requests one client may send at once above its rate (token bucket size); 0: one second's worth.</summary>
+    public int PerClientBurst { get; init; }
+
+    /// <summary>Requests processed at once by this node; 0 turns the concurrency limit off (default 256).</summary>
+    public int MaxConcurrentRequests { get; init; } = 256;
+
+    /// <summary>Requests that wait for a slot when <see cref="MaxConcurrentRequests"/> are in progress (default 1024); beyond, 429.</summary>
+    public int MaxQueuedRequests { get; init; } = 1024;
+
+    /// <summary>
+    /// Longest time a request may take before it is answered 503 with code <c>RequestTimeout</c>; null or zero turns
+    /// it off. The default (30 s) leaves room for a first collateral fetch (20 s client timeout).
+    /// </summary>
+    public TimeSpan? RequestTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Addresses of reverse proxies (e.g. nginx) whose <c>X-Forwarded-For</c> names the client for rate limiting and
+    /// request logs; empty (default): the connection's address is the client and the header is ignored.
+    /// </summary>
+    public IReadOnlyList<System.Net.IPAddress> TrustedProxies { get; init; } = [];
+
+    /// <summary>Path of the Prometheus scrape endpoint (default <c>/metrics</c>); null: no endpoint.</summary>
+    public string? MetricsPath { get; init; } = "/metrics";
+
+    /// <summary>
+    /// OpenTelemetry collector (OTLP/gRPC, e.g. <c>http://127.0.0.1:4317</c>) that receives the traces (the ASP.NET Core
+    /// request span with the <c>veritee.verify</c> and <c>veritee.policy</c> spans under it) and the metrics; null
+    /// (default): no traces are recorded and metrics are only scraped.
+    /// </summary>
+    public Uri? OtlpEndpoint { get; init; }
+
+    /// <summary>Minimum level of the service's logs (request logs are Information).</summary>
+    public Microsoft.Extensions.Logging.LogLevel LogLevel { get; init; } = Microsoft.Extensions.Logging.LogLevel.Information;
+
+    /// <summary>Console log format: one line per event (default), or one JSON object per event with every field.</summary>
+    public bool JsonLogs { get; init; }
+
+    /// <summary>Extra logger providers (tests capture logs with one); the console logger is always added.</summary>
+    public IReadOnlyList<Microsoft.Extensions.Logging.ILoggerProvider> LoggerProviders { get; init; } = [];
 }

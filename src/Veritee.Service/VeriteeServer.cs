@@ -57,25 +57,31 @@ public static partial class VeriteeServer
         builder.WebHost.UseKestrelHttpsConfiguration();
         builder.WebHost.ConfigureKestrel(k =>
         {
-            k.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes;
+            // The largest of the endpoint limits; each endpoint lowers it to its own before the body is read.
+            k.Limits.MaxRequestBodySize = Math.Max(options.MaxRequestBodyBytes, options.MaxManagementRequestBodyBytes);
             k.AddServerHeader = true;
             if (options.TlsCertificate is { } tls)
             {
                 k.ConfigureHttpsDefaults(https => https.ServerCertificate = tls);
             }
         });
-        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        ConfigureLogging(builder, options);
+        var telemetry = new ServiceTelemetry();
+        ConfigureLimits(builder, options, telemetry);
+        ConfigureTelemetry(builder, options);
+        builder.Services.AddSingleton(_ => telemetry);
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton<IServiceStore>(store);
         builder.Services.AddSingleton(key);
         builder.Services.AddSingleton(clock);
         builder.Services.AddSingleton(new TokenWriter(key, options.InstanceUrl));
-        builder.Services.AddSingleton(new AttestationEngine(options, clock, new StoreCollateralCache(store)));
+        builder.Services.AddSingleton(new AttestationEngine(options, clock, new StoreCollateralCache(store), telemetry: telemetry));
         builder.Services.AddSingleton<PolicyCache>();
         builder.Services.AddSingleton(new AdminAuthorizer(options, clock));
         var app = builder.Build();
-        app.Use(ErrorEnvelope);
-        MapRoutes(app);
+        UseServiceMiddleware(app, options);
+        MapOperationalRoutes(app, options);
+        MapRoutes(app, options);
         return app;
     }
 
@@ -121,8 +127,13 @@ public static partial class VeriteeServer
     [LoggerMessage(Level = LogLevel.Error, Message = "store failure")]
     private static partial void LogStoreFailure(ILogger logger, Exception exception);
 
-    internal static Task WriteError(HttpContext context, HttpStatusCode status, string code, string message)
+    /// <summary>
+    /// Answers with MAA's error envelope (and <c>Retry-After</c> when given); <paramref name="cancellationToken"/>
+    /// defaults to the request's (a timed-out request writes its answer with <see cref="CancellationToken.None"/>).
+    /// </summary>
+    internal static Task WriteError(HttpContext context, HttpStatusCode status, string code, string message, int? retryAfterSeconds = null, CancellationToken? cancellationToken = null)
     {
+        context.Items[ErrorCodeItem] = code;
         if (context.Response.HasStarted)
         {
             return Task.CompletedTask;
@@ -130,27 +141,34 @@ public static partial class VeriteeServer
 
         context.Response.Clear();
         context.Response.Headers["x-ms-request-id"] = context.TraceIdentifier;
-        return WriteJson(context, MaaException.Envelope(code, message), status);
+        if (retryAfterSeconds is { } seconds)
+        {
+            context.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        return WriteJson(context, MaaException.Envelope(code, message), status, cancellationToken);
     }
 
-    internal static async Task WriteJson(HttpContext context, JsonNode body, HttpStatusCode status = HttpStatusCode.OK)
+    internal static async Task WriteJson(HttpContext context, JsonNode body, HttpStatusCode status = HttpStatusCode.OK, CancellationToken? cancellationToken = null)
     {
         context.Response.StatusCode = (int)status;
         context.Response.ContentType = "application/json; charset=utf-8";
-        await context.Response.Body.WriteAsync(CanonicalJson.Serialize(body), context.RequestAborted).ConfigureAwait(false);
+        await context.Response.Body.WriteAsync(CanonicalJson.Serialize(body), cancellationToken ?? context.RequestAborted).ConfigureAwait(false);
     }
 
-    private static void MapRoutes(WebApplication app)
+    private static void MapRoutes(WebApplication app, ServiceOptions options)
     {
+        var attestLimit = new BodySizeLimit(options.MaxRequestBodyBytes);
+        var managementLimit = new BodySizeLimit(options.MaxManagementRequestBodyBytes);
         app.MapGet("/certs", (HttpContext c, InstanceSigningKey key) => WriteJson(c, new JsonObject { ["keys"] = new JsonArray(key.Jwk()) }));
         app.MapGet("/.well-known/openid-configuration", (HttpContext c, ServiceOptions o) => WriteJson(c, OpenIdConfiguration(o.InstanceUrl)));
-        app.MapPost("/attest/{type}", Attest);
+        app.MapPost("/attest/{type}", Attest).WithMetadata(attestLimit);
         app.MapGet("/policies/{type}", GetPolicy);
-        app.MapPut("/policies/{type}", SetPolicy);
-        app.MapPost("/policies/{type}", ResetPolicy);
+        app.MapPut("/policies/{type}", SetPolicy).WithMetadata(managementLimit);
+        app.MapPost("/policies/{type}", ResetPolicy).WithMetadata(managementLimit);
         app.MapGet("/certificates", GetCertificates);
-        app.MapPost("/certificates:add", ModifyCertificates);
-        app.MapPost("/certificates:remove", ModifyCertificates);
+        app.MapPost("/certificates:add", ModifyCertificates).WithMetadata(managementLimit);
+        app.MapPost("/certificates:remove", ModifyCertificates).WithMetadata(managementLimit);
         app.MapFallback((HttpContext c) => throw new MaaException(HttpStatusCode.NotFound, MaaErrorCodes.NotFound, $"no operation at {c.Request.Method} {c.Request.Path}"));
     }
 
@@ -190,16 +208,37 @@ public static partial class VeriteeServer
         return buffer.ToArray();
     }
 
-    private static async Task Attest(HttpContext context, string type, AttestationEngine engine, PolicyCache policies, TokenWriter tokens, TimeProvider clock)
+    private static async Task Attest(HttpContext context, string type, AttestationEngine engine, PolicyCache policies, TokenWriter tokens, TimeProvider clock, ServiceTelemetry telemetry)
     {
-        RequireApiVersion(context);
-        var canonical = RequireType(type);
-        var request = AttestRequest.Parse(await ReadBody(context).ConfigureAwait(false), canonical);
-        var policy = await policies.GetAsync(canonical, context.RequestAborted).ConfigureAwait(false);
-        var now = clock.GetUtcNow();
-        var (claims, unsigned) = await engine.AttestAsync(canonical, request, policy.Compiled, policy.Text, policy.SignerJwk, now, context.RequestAborted).ConfigureAwait(false);
-        var token = tokens.Issue(claims, now, TokenWriter.AttestationLifetime, unsigned);
-        await WriteJson(context, new JsonObject { ["token"] = token }).ConfigureAwait(false);
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var canonical = "unknown";
+        var outcome = "error";
+        try
+        {
+            RequireApiVersion(context);
+            canonical = RequireType(type);
+            var request = AttestRequest.Parse(await ReadBody(context).ConfigureAwait(false), canonical);
+            var policy = await policies.GetAsync(canonical, context.RequestAborted).ConfigureAwait(false);
+            var now = clock.GetUtcNow();
+            var (claims, unsigned) = await engine.AttestAsync(canonical, request, policy.Compiled, policy.Text, policy.SignerJwk, now, context.RequestAborted).ConfigureAwait(false);
+            string token;
+            using (ServiceTelemetry.Activities.StartActivity("veritee.sign"))
+            {
+                token = tokens.Issue(claims, now, TokenWriter.AttestationLifetime, unsigned);
+            }
+
+            outcome = unsigned ? "issued_unsigned" : "issued";
+            await WriteJson(context, new JsonObject { ["token"] = token }).ConfigureAwait(false);
+        }
+        catch (Exception e) when (outcome == "error")
+        {
+            outcome = Outcome(e);
+            throw;
+        }
+        finally
+        {
+            telemetry.Attestation(canonical, outcome, System.Diagnostics.Stopwatch.GetElapsedTime(started));
+        }
     }
 
     private static async Task GetPolicy(HttpContext context, string type, PolicyCache policies, TokenWriter tokens, TimeProvider clock, ServiceOptions options)

@@ -13,6 +13,9 @@ public sealed record StoredPolicy(string AttestationType, string Jws, string Pol
 /// </summary>
 public interface IServiceStore
 {
+    /// <summary>A trivial query (<c>SELECT 1</c>) for the readiness check; throws when the store does not answer.</summary>
+    Task PingAsync(CancellationToken cancellationToken);
+
     /// <summary>Creates or migrates the schema.</summary>
     Task InitializeAsync(CancellationToken cancellationToken);
 

@@ -22,6 +22,13 @@ public sealed class PostgresServiceStore : IServiceStore, IAsyncDisposable
     }
 
     /// <inheritdoc />
+    public async Task PingAsync(CancellationToken cancellationToken)
+    {
+        await using var command = _source.CreateCommand("SELECT 1");
+        _ = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
     public async Task InitializeAsync(CancellationToken cancellationToken)
     {
         await using var connection = await _source.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);

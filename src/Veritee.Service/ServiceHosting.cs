@@ -1,0 +1,357 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Text.Json.Nodes;
+using System.Threading.RateLimiting;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Timeouts;
+using Microsoft.AspNetCore.HttpOverrides;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
+using Veritee.Service.Store;
+
+namespace Veritee.Service;
+
+/// <summary>The largest request body an endpoint accepts (applied before the body is read).</summary>
+/// <param name="Bytes">The limit in bytes.</param>
+internal sealed record BodySizeLimit(long Bytes);
+
+/// <summary>Limits, logging, telemetry and health endpoints of the host.</summary>
+public static partial class VeriteeServer
+{
+    /// <summary>Path of the liveness probe.</summary>
+    public const string LivePath = "/health/live";
+
+    /// <summary>Path of the readiness probe.</summary>
+    public const string ReadyPath = "/health/ready";
+
+    private const string ErrorCodeItem = "veritee.error-code";
+
+    /// <summary>How long a readiness check waits for the store.</summary>
+    private static readonly TimeSpan StoreProbeTimeout = TimeSpan.FromSeconds(2);
+
+    /// <summary>How long a request that failed for want of collateral keeps the node "not ready".</summary>
+    private static readonly TimeSpan CollateralFailureWindow = TimeSpan.FromSeconds(60);
+
+    private static void ConfigureLogging(WebApplicationBuilder builder, ServiceOptions options)
+    {
+        builder.Logging.ClearProviders();
+        builder.Logging.SetMinimumLevel(options.LogLevel);
+
+        // ASP.NET Core's own per-request Information lines would double ours; its warnings and errors stay.
+        builder.Logging.AddFilter("Microsoft", options.LogLevel > LogLevel.Warning ? options.LogLevel : LogLevel.Warning);
+        builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", options.LogLevel);
+        builder.Logging.AddFilter("System.Net.Http", options.LogLevel > LogLevel.Warning ? options.LogLevel : LogLevel.Warning);
+        if (options.JsonLogs)
+        {
+            builder.Logging.AddJsonConsole(o =>
+            {
+                o.UseUtcTimestamp = true;
+                o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
+            });
+        }
+        else
+        {
+            builder.Logging.AddSimpleConsole(o =>
+            {
+                o.SingleLine = true;
+                o.UseUtcTimestamp = true;
+                o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
+            });
+        }
+
+        // A stdout nobody reads (a full pipe) must never hold up requests: lines are dropped instead.
+        builder.Services.Configure<ConsoleLoggerOptions>(o =>
+        {
+            o.QueueFullMode = ConsoleLoggerQueueFullMode.DropWrite;
+            o.MaxQueueLength = 10_000;
+        });
+        foreach (var provider in options.LoggerProviders)
+        {
+            builder.Logging.AddProvider(provider);
+        }
+    }
+
+    private static void ConfigureLimits(WebApplicationBuilder builder, ServiceOptions options, ServiceTelemetry telemetry)
+    {
+        if (options.PerClientRequestsPerSecond < 0 || options.PerClientBurst < 0 || options.MaxConcurrentRequests < 0 || options.MaxQueuedRequests < 0)
+        {
+            throw new ArgumentException("rate and concurrency limits must not be negative");
+        }
+
+        builder.Services.AddRateLimiter(o =>
+        {
+            o.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
+            o.GlobalLimiter = PartitionedRateLimiter.CreateChained(PerClientLimiter(options), ConcurrencyLimiter(options));
+            o.OnRejected = (rejected, _) =>
+            {
+                var perClient = rejected.Lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter);
+                telemetry.Rejected(perClient ? "rate" : "concurrency");
+                var seconds = perClient ? Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)) : 1;
+                var message = perClient
+                    ? $"too many requests from this client (limit {options.PerClientRequestsPerSecond}/s); retry after {seconds} s"
+                    : "the service is at its concurrency limit; retry later";
+                return new ValueTask(WriteError(rejected.HttpContext, HttpStatusCode.TooManyRequests, MaaErrorCodes.TooManyRequests, message, seconds));
+            };
+        });
+        builder.Services.AddRequestTimeouts(o =>
+        {
+            if (options.RequestTimeout is { } timeout && timeout > TimeSpan.Zero)
+            {
+                o.DefaultPolicy = new RequestTimeoutPolicy
+                {
+                    Timeout = timeout,
+                    TimeoutStatusCode = StatusCodes.Status503ServiceUnavailable,
+                    WriteTimeoutResponse = context =>
+                    {
+                        telemetry.Rejected("timeout");
+                        return WriteError(context, HttpStatusCode.ServiceUnavailable, MaaErrorCodes.RequestTimeout,
+                            $"the request took longer than {timeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s; retry later", retryAfterSeconds: 1, CancellationToken.None);
+                    },
+                };
+            }
+        });
+    }
+
+    private static PartitionedRateLimiter<HttpContext> PerClientLimiter(ServiceOptions options)
+    {
+        var rate = options.PerClientRequestsPerSecond;
+        if (rate == 0)
+        {
+            return PartitionedRateLimiter.Create<HttpContext, int>(_ => RateLimitPartition.GetNoLimiter(0));
+        }
+
+        // Refilled ten times a second (once a second below 10/s) so a client's budget is smooth, not a per-second cliff.
+        var perPeriod = rate >= 10 ? rate / 10 : rate;
+        var period = rate >= 10 ? TimeSpan.FromMilliseconds(100) : TimeSpan.FromSeconds(1);
+        var bucket = new TokenBucketRateLimiterOptions
+        {
+            TokenLimit = options.PerClientBurst > 0 ? options.PerClientBurst : rate,
+            TokensPerPeriod = perPeriod,
+            ReplenishmentPeriod = period,
+            QueueLimit = 0,
+            AutoReplenishment = true,
+        };
+        return PartitionedRateLimiter.Create<HttpContext, IPAddress>(context =>
+            RateLimitPartition.GetTokenBucketLimiter(ClientAddress(context), _ => bucket));
+    }
+
+    private static PartitionedRateLimiter<HttpContext> ConcurrencyLimiter(ServiceOptions options) =>
+        options.MaxConcurrentRequests == 0
+            ? PartitionedRateLimiter.Create<HttpContext, int>(_ => RateLimitPartition.GetNoLimiter(0))
+            : PartitionedRateLimiter.Create<HttpContext, int>(_ => RateLimitPartition.GetConcurrencyLimiter(0, _ => new ConcurrencyLimiterOptions
+            {
+                PermitLimit = options.MaxConcurrentRequests,
+                QueueLimit = options.MaxQueuedRequests,
+                QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
+            }));
+
+    /// <summary>The client's address (IPv4-mapped IPv6 folded to IPv4); <see cref="IPAddress.None"/> when unknown.</summary>
+    private static IPAddress ClientAddress(HttpContext context) =>
+        context.Connection.RemoteIpAddress is { } address ? address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address : IPAddress.None;
+
+    private static void ConfigureTelemetry(WebApplicationBuilder builder, ServiceOptions options)
+    {
+        var exportsMetrics = options.MetricsPath is not null || options.OtlpEndpoint is not null;
+        if (!exportsMetrics)
+        {
+            return;
+        }
+
+        var otel = builder.Services.AddOpenTelemetry()
+            .ConfigureResource(r => r.AddService("veritee", serviceInstanceId: options.InstanceUrl + "#" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture)))
+            .WithMetrics(m =>
+            {
+                m.AddMeter(ServiceTelemetry.Name, "Microsoft.AspNetCore.RateLimiting").AddAspNetCoreInstrumentation();
+                if (options.MetricsPath is not null)
+                {
+                    m.AddPrometheusExporter();
+                }
+
+                if (options.OtlpEndpoint is { } otlp)
+                {
+                    m.AddOtlpExporter(e => e.Endpoint = otlp);
+                }
+            });
+
+        // Spans go somewhere only with an OTLP endpoint; without one no listener is registered (no per-request cost).
+        if (options.OtlpEndpoint is { } endpoint)
+        {
+            otel.WithTracing(t => t
+                .AddSource(ServiceTelemetry.Name)
+                .AddAspNetCoreInstrumentation(a => a.Filter = c => !IsOperationalPath(c.Request.Path, options))
+                .AddOtlpExporter(e => e.Endpoint = endpoint));
+        }
+    }
+
+    private static bool IsOperationalPath(PathString path, ServiceOptions options) =>
+        path.StartsWithSegments("/health", StringComparison.Ordinal) || (options.MetricsPath is { } m && path.StartsWithSegments(m, StringComparison.Ordinal));
+
+    private static void UseServiceMiddleware(WebApplication app, ServiceOptions options)
+    {
+        if (options.TrustedProxies.Count > 0)
+        {
+            var forwarded = new ForwardedHeadersOptions { ForwardedHeaders = ForwardedHeaders.XForwardedFor, ForwardLimit = 1 };
+            forwarded.KnownProxies.Clear();
+            forwarded.KnownIPNetworks.Clear();
+            foreach (var proxy in options.TrustedProxies)
+            {
+                forwarded.KnownProxies.Add(proxy);
+            }
+
+            app.UseForwardedHeaders(forwarded);
+        }
+
+        var requests = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Veritee.Service.Requests");
+        app.Use((context, next) => RequestLog(requests, context, next));
+        app.Use(ErrorEnvelope);
+        app.Use(ApplyBodySizeLimit);
+        app.UseRateLimiter();
+        app.UseRequestTimeouts();
+    }
+
+    private static Task ApplyBodySizeLimit(HttpContext context, RequestDelegate next)
+    {
+        if (context.GetEndpoint()?.Metadata.GetMetadata<BodySizeLimit>() is { } limit &&
+            context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } feature)
+        {
+            feature.MaxRequestBodySize = limit.Bytes;
+        }
+
+        return next(context);
+    }
+
+    private static async Task RequestLog(ILogger logger, HttpContext context, RequestDelegate next)
+    {
+        var start = Stopwatch.GetTimestamp();
+        try
+        {
+            await next(context).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (logger.IsEnabled(LogLevel.Information))
+            {
+                // Method, path (never the query), status, time, MAA error code and request id: no bodies, no headers.
+                var status = context.RequestAborted.IsCancellationRequested && !context.Response.HasStarted ? 499 : context.Response.StatusCode;
+                LogRequest(logger, SafeMethod(context.Request.Method), SafePath(context.Request.Path), status,
+                    Math.Round(Stopwatch.GetElapsedTime(start).TotalMilliseconds, 2),
+                    context.Items.TryGetValue(ErrorCodeItem, out var code) ? code as string : null, context.TraceIdentifier, ClientAddress(context).ToString());
+            }
+        }
+    }
+
+    [LoggerMessage(EventId = 100, EventName = "Request", Level = LogLevel.Information,
+        Message = "{Method} {Path} {StatusCode} {DurationMs} ms error={ErrorCode} request-id={RequestId} client={Client}")]
+    private static partial void LogRequest(ILogger logger, string method, string path, int statusCode, double durationMs, string? errorCode, string requestId, string client);
+
+    private static string SafeMethod(string method) => method.Length <= 16 && !method.Any(char.IsControl) ? method : "?";
+
+    /// <summary>The path as logged: at most 200 characters, control characters replaced (no forged log lines).</summary>
+    private static string SafePath(PathString path)
+    {
+        var value = path.Value ?? "/";
+        if (value.Length <= 200 && !value.Any(char.IsControl))
+        {
+            return value;
+        }
+
+        var clipped = value.Length > 200 ? value[..200] + "…" : value;
+        return string.Create(clipped.Length, clipped, (span, text) =>
+        {
+            for (var i = 0; i < text.Length; i++)
+            {
+                span[i] = char.IsControl(text[i]) ? '?' : text[i];
+            }
+        });
+    }
+
+    private static void MapOperationalRoutes(WebApplication app, ServiceOptions options)
+    {
+        app.MapGet(LivePath, (HttpContext c) => WriteJson(c, new JsonObject { ["status"] = "live" }))
+            .DisableRateLimiting().DisableRequestTimeout();
+        app.MapGet(ReadyPath, Ready).DisableRateLimiting().DisableRequestTimeout();
+        if (options.MetricsPath is { } metrics)
+        {
+            app.MapPrometheusScrapingEndpoint(metrics).DisableRateLimiting().DisableRequestTimeout();
+        }
+    }
+
+    /// <summary>
+    /// Ready when the store answers a trivial query within 2 s and, where configured, the collateral folders exist and
+    /// the collateral service has not just failed a request for want of collateral (judged from real requests: a
+    /// probe never calls Intel). 200 or 503 with the checks as JSON.
+    /// </summary>
+    private static async Task Ready(HttpContext context, IServiceStore store, AttestationEngine engine, ServiceOptions options, TimeProvider clock)
+    {
+        var ready = true;
+        var checks = new JsonObject();
+        var started = Stopwatch.GetTimestamp();
+        using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted))
+        {
+            timeout.CancelAfter(StoreProbeTimeout);
+            var kind = options.PostgresConnectionString is null ? "sqlite" : "postgresql";
+            try
+            {
+                await store.PingAsync(timeout.Token).ConfigureAwait(false);
+                checks["store"] = new JsonObject { ["status"] = "ok", ["kind"] = kind, ["durationMs"] = ElapsedMs(started) };
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !context.RequestAborted.IsCancellationRequested)
+            {
+                ready = false;
+                checks["store"] = new JsonObject
+                {
+                    ["status"] = "unreachable",
+                    ["kind"] = kind,
+                    ["durationMs"] = ElapsedMs(started),
+                    ["error"] = e is OperationCanceledException ? "no answer within " + StoreProbeTimeout.TotalSeconds.ToString(CultureInfo.InvariantCulture) + " s" : e.GetType().Name,
+                };
+            }
+        }
+
+        var collateral = new JsonObject();
+        foreach (var (name, folder) in new[] { ("folder", options.CollateralDirectory), ("simulationFolder", options.SimulationCollateralDirectory), ("simulatedPlatform", options.SimulationPlatformDirectory) })
+        {
+            if (folder is not null)
+            {
+                var exists = Directory.Exists(folder);
+                ready &= exists;
+                collateral[name] = exists ? "ok" : "missing";
+            }
+        }
+
+        if (engine.CollateralHealth(clock.GetUtcNow(), CollateralFailureWindow) is { } service)
+        {
+            ready &= service.Status != "unreachable";
+            collateral["service"] = new JsonObject
+            {
+                ["status"] = service.Status,
+                ["lastSuccess"] = service.LastSuccess?.ToString("O", CultureInfo.InvariantCulture),
+                ["lastFailure"] = service.LastFailure?.ToString("O", CultureInfo.InvariantCulture),
+            };
+        }
+
+        checks["collateral"] = collateral.Count == 0 ? new JsonObject { ["status"] = "not-configured" } : collateral;
+        await WriteJson(context, new JsonObject { ["status"] = ready ? "ready" : "unavailable", ["checks"] = checks },
+            ready ? HttpStatusCode.OK : HttpStatusCode.ServiceUnavailable).ConfigureAwait(false);
+    }
+
+    private static double ElapsedMs(long started) => Math.Round(Stopwatch.GetElapsedTime(started).TotalMilliseconds, 2);
+
+    /// <summary>The metric outcome of a failed attestation (a small fixed set, never request data).</summary>
+    private static string Outcome(Exception e) => e switch
+    {
+        MaaException { Code: MaaErrorCodes.PolicyEvaluationError } => "policy_denied",
+        MaaException { Status: HttpStatusCode.ServiceUnavailable } => "unavailable",
+        MaaException { Status: < HttpStatusCode.InternalServerError } => "rejected",
+        OperationCanceledException => "cancelled",
+        BadHttpRequestException => "rejected",
+        _ => "error",
+    };
+}

@@ -403,6 +403,7 @@ public sealed class NodeProcess(int number, string cliDll, int port, string data
         {
             cliDll, "serve", "--urls", Url, "--data", dataFolder, "--store", "postgres", "--connection-string", connectionString,
             "--instance-url", instanceUrl, "--admin-token", ClusterFixture.AdminToken, "--simulation", "--platform", platformFolder,
+            "--trusted-proxy", "127.0.0.1", "--log-level", "warning",
         })
         {
             psi.ArgumentList.Add(arg);

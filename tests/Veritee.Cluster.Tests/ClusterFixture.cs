@@ -305,7 +305,8 @@ public sealed class ClusterFixture : IAsyncLifetime
                 uwsgi_temp_path {{prefix}}/uwsgi;
                 scgi_temp_path {{prefix}}/scgi;
                 upstream veritee {
-            {{upstreams}}    }
+            {{upstreams}}        keepalive 16;
+                }
                 server {
                     listen 127.0.0.1:{{port}} ssl;
                     ssl_certificate {{_folder}}/lb.crt;
@@ -314,6 +315,8 @@ public sealed class ClusterFixture : IAsyncLifetime
                     client_max_body_size 1m;
                     location / {
                         proxy_pass http://veritee;
+                        proxy_http_version 1.1;
+                        proxy_set_header Connection "";
                         # Another node only when this one refused the connection or failed before answering; nginx never
                         # repeats a POST that reached a node (no non_idempotent), so an attestation is never sent twice.
                         proxy_next_upstream error timeout;

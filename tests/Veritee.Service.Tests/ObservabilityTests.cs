@@ -61,6 +61,24 @@ public sealed class ObservabilityTests(LoggedServiceFixture service) : IClassFix
     }
 
     [Fact]
+    public async Task Attestation_spans_are_emitted_for_verify_policy_and_sign()
+    {
+        var names = new System.Collections.Concurrent.ConcurrentQueue<(string Name, object? Status)>();
+        using var listener = new System.Diagnostics.ActivityListener
+        {
+            ShouldListenTo = source => source.Name == ServiceTelemetry.Name,
+            Sample = (ref System.Diagnostics.ActivityCreationOptions<System.Diagnostics.ActivityContext> _) => System.Diagnostics.ActivitySamplingResult.AllData,
+            ActivityStopped = a => names.Enqueue((a.OperationName, a.GetTagItem("qvl_status"))),
+        };
+        System.Diagnostics.ActivitySource.AddActivityListener(listener);
+        var (ok, _) = await service.Send(HttpMethod.Post, "/attest/SgxEnclave?api-version=2022-08-01", "{\"quote\":\"" + QuoteBase64 + "\"}");
+        Assert.Equal(HttpStatusCode.OK, ok);
+        Assert.Contains(names, n => n.Name == "veritee.verify" && n.Status is string status && status.StartsWith("STATUS_", StringComparison.Ordinal));
+        Assert.Contains(names, n => n.Name == "veritee.policy");
+        Assert.Contains(names, n => n.Name == "veritee.sign");
+    }
+
+    [Fact]
     public async Task Request_logs_carry_method_path_status_code_and_request_id_but_no_body_token_or_admin_token()
     {
         var quote = QuoteBase64;

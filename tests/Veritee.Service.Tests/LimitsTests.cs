@@ -258,3 +258,30 @@ public sealed class SlowDependencyTests : IAsyncLifetime
         }
     }
 }
+
+/// <summary>Behind a trusted proxy (loopback here) each forwarded client has its own budget: 1 request/s, burst 1.</summary>
+public sealed class ProxiedServiceFixture : ServiceFixture
+{
+    protected override ServiceOptions Configure(ServiceOptions options) =>
+        options with { PerClientRequestsPerSecond = 1, PerClientBurst = 1, TrustedProxies = [IPAddress.Loopback] };
+}
+
+public sealed class TrustedProxyTests(ProxiedServiceFixture service) : IClassFixture<ProxiedServiceFixture>
+{
+    private async Task<HttpStatusCode> Certs(string forwardedFor)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, service.BaseUrl + "/certs");
+        request.Headers.Add("X-Forwarded-For", forwardedFor);
+        using var response = await service.Http.SendAsync(request);
+        return response.StatusCode;
+    }
+
+    [Fact]
+    public async Task Clients_behind_the_proxy_are_limited_one_by_one()
+    {
+        // Header values only: nothing is sent to these documentation addresses.
+        Assert.Equal(HttpStatusCode.OK, await Certs("192.0.2.10"));
+        Assert.Equal(HttpStatusCode.TooManyRequests, await Certs("192.0.2.10"));
+        Assert.Equal(HttpStatusCode.OK, await Certs("192.0.2.11"));
+    }
+}

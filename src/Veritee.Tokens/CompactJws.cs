@@ -48,8 +48,21 @@ public sealed class CompactJws
         }
 
         return value.ValueKind == JsonValueKind.String
-            ? value.GetString()
+            ? StringValue(value, "JWS header member '" + name + "'")
             : throw new TokenFormatException($"JWS header member '{name}' is not a string");
+    }
+
+    /// <summary>A JSON string's value; an escaped lone surrogate (found by fuzzing) makes no string and is a format error.</summary>
+    internal static string StringValue(JsonElement value, string what)
+    {
+        try
+        {
+            return value.GetString()!;
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new TokenFormatException($"{what} is not a valid Unicode string", e);
+        }
     }
 
     /// <summary>The payload parsed as a JSON object (duplicate member names rejected).</summary>
@@ -148,6 +161,12 @@ public sealed class CompactJws
     /// <summary>Parses UTF-8 JSON that must be one object without duplicate member names at any depth.</summary>
     internal static JsonElement ParseObject(ReadOnlySpan<byte> utf8, string what)
     {
+        // System.Text.Json checks UTF-8 inside strings only when a string is read, and then throws InvalidOperationException.
+        if (!System.Text.Unicode.Utf8.IsValid(utf8))
+        {
+            throw new TokenFormatException($"Malformed JWT: {what} is not valid UTF-8");
+        }
+
         JsonDocument document;
         try
         {

@@ -95,6 +95,19 @@ internal static class JwsSignature
             return JwsSignatureStatus.Unsigned;
         }
 
+        try
+        {
+            return VerifyWithKey(jws, signer);
+        }
+        catch (CryptographicException)
+        {
+            // A certificate whose public key does not decode (found by fuzzing: an RSA key with a bad length) verifies nothing.
+            return JwsSignatureStatus.Invalid;
+        }
+    }
+
+    private static JwsSignatureStatus VerifyWithKey(CompactJws jws, X509Certificate2 signer)
+    {
         var input = jws.SigningInput.Span;
         var signature = jws.Signature.Span;
         using (var rsa = signer.GetRSAPublicKey())
@@ -112,16 +125,9 @@ internal static class JwsSignature
         }
 
         var fieldBytes = (ec.KeySize + 7) / 8;
-        try
-        {
-            var ok = signature.Length == 2 * fieldBytes
-                ? ec.VerifyData(input, signature, HashAlgorithmName.SHA256, DSASignatureFormat.IeeeP1363FixedFieldConcatenation)
-                : ec.VerifyData(input, signature, HashAlgorithmName.SHA256, DSASignatureFormat.Rfc3279DerSequence);
-            return ok ? JwsSignatureStatus.Valid : JwsSignatureStatus.Invalid;
-        }
-        catch (CryptographicException)
-        {
-            return JwsSignatureStatus.Invalid;
-        }
+        var ok = signature.Length == 2 * fieldBytes
+            ? ec.VerifyData(input, signature, HashAlgorithmName.SHA256, DSASignatureFormat.IeeeP1363FixedFieldConcatenation)
+            : ec.VerifyData(input, signature, HashAlgorithmName.SHA256, DSASignatureFormat.Rfc3279DerSequence);
+        return ok ? JwsSignatureStatus.Valid : JwsSignatureStatus.Invalid;
     }
 }

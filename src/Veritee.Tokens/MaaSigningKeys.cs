@@ -165,7 +165,7 @@ internal static class Jwk
             return null;
         }
 
-        return value.ValueKind == JsonValueKind.String ? value.GetString() : throw new TokenFormatException($"'{name}' is not a string");
+        return value.ValueKind == JsonValueKind.String ? CompactJws.StringValue(value, "'" + name + "'") : throw new TokenFormatException($"'{name}' is not a string");
     }
 
     /// <summary>Reads <c>x5c</c> (standard base64 DER, leaf first); absent → empty list.</summary>
@@ -191,7 +191,7 @@ internal static class Jwk
 
             try
             {
-                list.Add(X509CertificateLoader.LoadCertificate(Convert.FromBase64String(item.GetString()!)));
+                list.Add(X509CertificateLoader.LoadCertificate(Convert.FromBase64String(CompactJws.StringValue(item, where + ": x5c entry"))));
             }
             catch (Exception e) when (e is FormatException or CryptographicException)
             {

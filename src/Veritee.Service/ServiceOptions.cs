@@ -149,7 +149,10 @@ public sealed record ServiceOptions
     /// </summary>
     public Uri? OtlpEndpoint { get; init; }
 
-    /// <summary>Minimum level of the service's logs (request logs are Information).</summary>
+    /// <summary>
+    /// Minimum level of the service's logs (default Information). Request lines are Debug for successes and
+    /// rate-limited requests, Information for other client errors, Warning for server errors.
+    /// </summary>
     public Microsoft.Extensions.Logging.LogLevel LogLevel { get; init; } = Microsoft.Extensions.Logging.LogLevel.Information;
 
     /// <summary>Console log format: one line per event (default), or one JSON object per event with every field.</summary>

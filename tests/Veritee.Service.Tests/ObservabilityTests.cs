@@ -10,7 +10,7 @@ public sealed class LoggedServiceFixture : ServiceFixture
 {
     public CapturingLoggerProvider Logs { get; } = new();
 
-    protected override ServiceOptions Configure(ServiceOptions options) => options with { LoggerProviders = [Logs] };
+    protected override ServiceOptions Configure(ServiceOptions options) => options with { LoggerProviders = [Logs], LogLevel = LogLevel.Debug };
 }
 
 public sealed class ObservabilityTests(LoggedServiceFixture service) : IClassFixture<LoggedServiceFixture>
@@ -113,6 +113,8 @@ public sealed class ObservabilityTests(LoggedServiceFixture service) : IClassFix
 
         // Structured fields, including the request id the client saw.
         var attest = requests.First(e => e.Message.StartsWith("POST /attest/SgxEnclave 200 ", StringComparison.Ordinal));
+        Assert.Equal(LogLevel.Debug, attest.Level);
+        Assert.Equal(LogLevel.Information, requests.First(e => e.Message.StartsWith("PUT /policies/OpenEnclave 401 ", StringComparison.Ordinal)).Level);
         var fields = attest.Fields.ToDictionary(f => f.Key, f => f.Value);
         Assert.Equal("POST", fields["Method"]);
         Assert.Equal("/attest/SgxEnclave", fields["Path"]);

@@ -44,6 +44,9 @@ public sealed record SimulatedEnclave
     /// <summary>The attribute flags: INIT | MODE64BIT, plus DEBUG (0x02) for a debug enclave.</summary>
     public ulong AttributeFlags => InitFlag | Mode64BitFlag | (Debug ? SgxReportBody.DebugFlag : 0);
 
+    /// <summary>CONFIGID (64 bytes, KSS): e.g. SHA-256 of init-time data followed by zeros; null for none.</summary>
+    public byte[]? ConfigId { get; init; }
+
     /// <summary>
     /// A simulated MRENCLAVE for an enclave known by name: SHA-256 of <c>"veritee-simulated-enclave:" + name</c>
     /// (UTF-8). Real MRENCLAVEs measure the loaded pages; the simulation only needs a stable, distinct value.
@@ -78,13 +81,18 @@ public sealed record SimulatedEnclave
             throw new ArgumentException("MRENCLAVE and MRSIGNER must be 32 bytes each");
         }
 
-        return ReportBody(cpuSvn, 0, AttributeFlags, Xfrm, MrEnclave, MrSigner, ProductId, SecurityVersion, reportData);
+        return ReportBody(cpuSvn, 0, AttributeFlags, Xfrm, MrEnclave, MrSigner, ProductId, SecurityVersion, reportData, ConfigId);
     }
 
     /// <summary>Lays out an SGX report body (dcap.md §1.3).</summary>
     internal static byte[] ReportBody(ReadOnlySpan<byte> cpuSvn, uint miscSelect, ulong flags, ulong xfrm, ReadOnlySpan<byte> mrEnclave,
-        ReadOnlySpan<byte> mrSigner, ushort productId, ushort svn, ReadOnlySpan<byte> reportData)
+        ReadOnlySpan<byte> mrSigner, ushort productId, ushort svn, ReadOnlySpan<byte> reportData, ReadOnlySpan<byte> configId = default)
     {
+        if (configId.Length is not (0 or 64))
+        {
+            throw new ArgumentException("CONFIGID must be 64 bytes", nameof(configId));
+        }
+
         var body = new byte[SgxReportBody.Size];
         var span = body.AsSpan();
         cpuSvn.CopyTo(span[..16]);
@@ -93,6 +101,7 @@ public sealed record SimulatedEnclave
         BinaryPrimitives.WriteUInt64LittleEndian(span[56..], xfrm);
         mrEnclave.CopyTo(span[64..96]);
         mrSigner.CopyTo(span[128..160]);
+        configId.CopyTo(span[192..256]);
         BinaryPrimitives.WriteUInt16LittleEndian(span[256..], productId);
         BinaryPrimitives.WriteUInt16LittleEndian(span[258..], svn);
         reportData.CopyTo(span[320..384]);

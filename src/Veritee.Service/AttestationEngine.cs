@@ -15,6 +15,15 @@ namespace Veritee.Service;
 /// <summary>The decoded body of <c>POST /attest/SgxEnclave|OpenEnclave</c>.</summary>
 public sealed record AttestRequest(byte[] Evidence, byte[]? RuntimeData, bool RuntimeDataIsJson, string? DraftPolicy, string? Nonce)
 {
+    /// <summary>
+    /// <c>initTimeData</c>: data fixed when the enclave was created; its SHA-256 must equal the first 32 bytes of the
+    /// report's CONFIGID (KSS platforms).
+    /// </summary>
+    public byte[]? InitTimeData { get; init; }
+
+    /// <summary>True when <see cref="InitTimeData"/> was sent with <c>dataType: JSON</c>.</summary>
+    public bool InitTimeDataIsJson { get; init; }
+
     /// <summary>Parses the MAA request JSON (property names case-insensitive; base64url with or without padding, or standard base64).</summary>
     public static AttestRequest Parse(ReadOnlySpan<byte> body, string attestationType)
     {
@@ -47,21 +56,37 @@ public sealed record AttestRequest(byte[] Evidence, byte[]? RuntimeData, bool Ru
         var evidenceName = attestationType == "OpenEnclave" ? "report" : "quote";
         var evidenceText = String(root, evidenceName) ?? throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, $"the request has no \"{evidenceName}\"");
         var evidence = DecodeBase64Url(evidenceText, evidenceName);
-        byte[]? runtime = null;
-        var isJson = false;
-        if (root["runtimeData"] is JsonObject runtimeData)
+        var (runtime, isJson) = DataField(root, "runtimeData");
+        var (initTime, initIsJson) = DataField(root, "initTimeData");
+        return new AttestRequest(evidence, runtime, isJson, String(root, "draftPolicyForAttestation"), String(root, "nonce"))
         {
-            runtime = DecodeBase64Url(String(runtimeData, "data") ?? throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, "runtimeData has no \"data\""), "runtimeData.data");
-            var type = String(runtimeData, "dataType") ?? "Binary";
-            isJson = type.ToUpperInvariant() switch
-            {
-                "JSON" => true,
-                "BINARY" => false,
-                _ => throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, $"runtimeData.dataType \"{type}\" is not Binary or JSON"),
-            };
+            InitTimeData = initTime,
+            InitTimeDataIsJson = initIsJson,
+        };
+    }
+
+    /// <summary>Reads <c>{"data": base64url, "dataType": "Binary"|"JSON"}</c> (absent: null).</summary>
+    private static (byte[]? Data, bool IsJson) DataField(JsonObject root, string name)
+    {
+        if (root[name] is null)
+        {
+            return (null, false);
         }
 
-        return new AttestRequest(evidence, runtime, isJson, String(root, "draftPolicyForAttestation"), String(root, "nonce"));
+        if (root[name] is not JsonObject field)
+        {
+            throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, $"\"{name}\" must be an object with \"data\" and \"dataType\"");
+        }
+
+        var data = DecodeBase64Url(String(field, "data") ?? throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, $"{name} has no \"data\""), name + ".data");
+        var type = String(field, "dataType") ?? "Binary";
+        var isJson = type.ToUpperInvariant() switch
+        {
+            "JSON" => true,
+            "BINARY" => false,
+            _ => throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, $"{name}.dataType \"{type}\" is not Binary or JSON"),
+        };
+        return (data, isJson);
     }
 
     /// <summary>Decodes base64url with or without padding, and standard base64 (Occlum sends it).</summary>
@@ -158,18 +183,13 @@ public sealed class AttestationEngine
             throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, "SuppliedRuntimeDataDigest does not match RuntimeData Digest in quote");
         }
 
-        JsonNode? runtimeJson = null;
-        if (request.RuntimeData is { } data && request.RuntimeDataIsJson)
+        if (request.InitTimeData is { } initTime && !SHA256.HashData(initTime).AsSpan().SequenceEqual(report.ConfigId.Span[..32]))
         {
-            try
-            {
-                runtimeJson = JsonNode.Parse(Encoding.UTF8.GetString(data).TrimEnd('\0'), documentOptions: new JsonDocumentOptions { AllowDuplicateProperties = false });
-            }
-            catch (JsonException e)
-            {
-                throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, $"runtimeData is declared JSON but does not parse: {e.Message}");
-            }
+            throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, "SuppliedInitTimeDataDigest does not match the CONFIGID in the quote (initTimeData needs a platform with KSS)");
         }
+
+        var runtimeJson = request.RuntimeData is { } data && request.RuntimeDataIsJson ? ParseJsonData(data, "runtimeData") : null;
+        var initTimeJson = request.InitTimeData is { } init && request.InitTimeDataIsJson ? ParseJsonData(init, "initTimeData") : null;
 
         // Policy: the draft (unsigned token) or the stored/default one.
         var policyText = storedPolicyText;
@@ -238,6 +258,11 @@ public sealed class AttestationEngine
             }
         }
 
+        if (initTimeJson is not null)
+        {
+            claims["x-ms-inittime"] = initTimeJson;
+        }
+
         if (request.Nonce is { } nonce)
         {
             claims["nonce"] = nonce;
@@ -266,6 +291,19 @@ public sealed class AttestationEngine
 
         claims["x-ms-policy"] = issued;
         return (claims, request.DraftPolicy is not null);
+    }
+
+    private static JsonNode? ParseJsonData(byte[] data, string name)
+    {
+        try
+        {
+            // Clients send JSON with whitespace and a trailing NUL (seen from MAA's own SDK tests).
+            return JsonNode.Parse(Encoding.UTF8.GetString(data).TrimEnd('\0'), documentOptions: new JsonDocumentOptions { AllowDuplicateProperties = false });
+        }
+        catch (JsonException e)
+        {
+            throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, $"{name} is declared JSON but does not parse: {e.Message}");
+        }
     }
 
     /// <summary>Claim names only the service may put at the top level of a token.</summary>

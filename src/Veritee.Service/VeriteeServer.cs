@@ -52,6 +52,15 @@ public static partial class VeriteeServer
         var (pkcs8, certificate) = (await store.GetInstanceKeyAsync(cancellationToken).ConfigureAwait(false))!.Value;
         var key = InstanceSigningKey.Load(pkcs8, certificate);
 
+        // Nodes sharing a store are one instance: a node configured with another URL would sign tokens under another
+        // issuer with the same key.
+        var keyInstance = key.Certificate.GetNameInfo(X509NameType.SimpleName, forIssuer: false);
+        if (!string.Equals(keyInstance, options.InstanceUrl, StringComparison.Ordinal))
+        {
+            key.Dispose();
+            throw new InvalidOperationException($"the store's instance key was created for instance '{keyInstance}', but this node is configured as '{options.InstanceUrl}'; start it with --instance-url {keyInstance}, or use another data folder or database");
+        }
+
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls(urls);
         builder.WebHost.UseKestrelHttpsConfiguration();

@@ -7,7 +7,9 @@ namespace Veritee.Service.Tests;
 /// <summary>A service node on a shared PostgreSQL database.</summary>
 public sealed class PostgresNode(string connectionString) : ServiceFixture
 {
-    protected override ServiceOptions Configure(ServiceOptions options) => options with { PostgresConnectionString = connectionString };
+    /// <summary>Nodes of one instance share its URL (the load balancer's), whatever port each listens on.</summary>
+    protected override ServiceOptions Configure(ServiceOptions options) =>
+        options with { PostgresConnectionString = connectionString, InstanceUrl = "https://attest.cluster.test" };
 }
 
 /// <summary>Two nodes on one PostgreSQL store behave as one instance.</summary>

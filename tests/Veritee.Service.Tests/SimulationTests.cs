@@ -77,3 +77,65 @@ public sealed class SimulationTests : IAsyncLifetime
         Assert.Contains("no collateral", body["error"]!["message"]!.GetValue<string>(), StringComparison.Ordinal);
     }
 }
+
+/// <summary>initTimeData binds to CONFIGID; JSON init-time data becomes x-ms-inittime.</summary>
+public sealed class InitTimeDataTests : IAsyncLifetime
+{
+    private readonly string _folder = Path.Combine(Path.GetTempPath(), "veritee-init-" + Guid.NewGuid().ToString("N"));
+    private WebApplication? _app;
+    private string _url = string.Empty;
+
+    public async Task InitializeAsync()
+    {
+        var port = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        port.Start();
+        _url = $"http://127.0.0.1:{((IPEndPoint)port.LocalEndpoint).Port}";
+        port.Stop();
+        _app = await VeriteeServer.BuildAsync(new ServiceOptions { InstanceUrl = _url, DataDirectory = Path.Combine(_folder, "data"), SimulationPlatformDirectory = Path.Combine(_folder, "platform") }, _url);
+        await _app.StartAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _app!.StopAsync();
+        await _app.DisposeAsync();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        Directory.Delete(_folder, recursive: true);
+    }
+
+    private async Task<(HttpStatusCode, System.Text.Json.Nodes.JsonObject)> Attest(byte[] initTime)
+    {
+        using var platform = SimulatedPlatform.Load(Path.Combine(_folder, "platform"));
+        var json = "{\"tenant\":\"blue\",\"replicas\":3}"u8.ToArray();
+        var enclave = new SimulatedEnclave
+        {
+            MrEnclave = SimulatedEnclave.MeasureName("init-time"),
+            MrSigner = SimulatedEnclave.MrSignerOf(platform.EnclaveSignerKey),
+            ConfigId = [.. SHA256.HashData(json), .. new byte[32]],
+        };
+        var quote = platform.Quote(enclave, new byte[64]);
+        using var http = new HttpClient();
+        var body = "{\"quote\":\"" + System.Buffers.Text.Base64Url.EncodeToString(quote) + "\",\"initTimeData\":{\"data\":\"" +
+            System.Buffers.Text.Base64Url.EncodeToString(initTime) + "\",\"dataType\":\"JSON\"}}";
+        using var response = await http.PostAsync(_url + "/attest/SgxEnclave?api-version=2022-08-01", new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
+        return (response.StatusCode, (System.Text.Json.Nodes.JsonObject)System.Text.Json.Nodes.JsonNode.Parse(await response.Content.ReadAsStringAsync())!);
+    }
+
+    [Fact]
+    public async Task Init_time_data_matching_CONFIGID_is_issued_as_x_ms_inittime()
+    {
+        var (status, body) = await Attest("{\"tenant\":\"blue\",\"replicas\":3}"u8.ToArray());
+        Assert.Equal(HttpStatusCode.OK, status);
+        var claims = Jwt.Claims(body["token"]!.GetValue<string>());
+        Assert.Equal("blue", claims["x-ms-inittime"]!["tenant"]!.GetValue<string>());
+        Assert.StartsWith(Convert.ToHexStringLower(SHA256.HashData("{\"tenant\":\"blue\",\"replicas\":3}"u8.ToArray())), claims["x-ms-sgx-config-id"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Init_time_data_that_does_not_match_CONFIGID_is_refused()
+    {
+        var (status, body) = await Attest("{\"tenant\":\"red\"}"u8.ToArray());
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Contains("InitTimeData", body["error"]!["message"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+}

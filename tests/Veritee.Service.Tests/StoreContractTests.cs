@@ -117,3 +117,27 @@ public sealed class PostgresStoreContractTests(PostgresFixture postgres) : Store
 
     public override async Task DisposeAsync() => await _store!.DisposeAsync();
 }
+
+public sealed class InstanceIdentityTests
+{
+    [Fact]
+    public async Task A_node_configured_with_another_instance_url_refuses_to_start_on_the_store()
+    {
+        var folder = Path.Combine(Path.GetTempPath(), "veritee-instance-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var first = await VeriteeServer.BuildAsync(new ServiceOptions { InstanceUrl = "https://attest.example", DataDirectory = folder }, "http://127.0.0.1:0");
+            await first.DisposeAsync();
+            var e = await Assert.ThrowsAsync<InvalidOperationException>(() =>
+                VeriteeServer.BuildAsync(new ServiceOptions { InstanceUrl = "https://other.example", DataDirectory = folder }, "http://127.0.0.1:0"));
+            Assert.Contains("https://attest.example", e.Message, StringComparison.Ordinal);
+            var again = await VeriteeServer.BuildAsync(new ServiceOptions { InstanceUrl = "https://attest.example", DataDirectory = folder }, "http://127.0.0.1:0");
+            await again.DisposeAsync();
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+}

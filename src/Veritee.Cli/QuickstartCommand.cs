@@ -47,6 +47,9 @@ internal static class QuickstartCommand
                 DataDirectory = Path.Combine(folder, "data"),
                 AdminToken = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32)),
                 SimulationPlatformDirectory = platformFolder,
+
+                // The report is the output; the service's own log lines would only interleave with it.
+                LogLevel = Microsoft.Extensions.Logging.LogLevel.Warning,
             };
             var app = await VeriteeServer.BuildAsync(options, url).ConfigureAwait(false);
             await app.StartAsync().ConfigureAwait(false);

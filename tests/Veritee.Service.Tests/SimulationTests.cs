@@ -6,24 +6,28 @@ using Veritee.Enclave;
 namespace Veritee.Service.Tests;
 
 /// <summary>A service trusting a simulated platform (in a temporary folder), with the real clock.</summary>
-public sealed class SimulationTests : IAsyncLifetime
+public abstract class SimulatedServiceTests : IAsyncLifetime
 {
-    private readonly string _folder = Path.Combine(Path.GetTempPath(), "veritee-sim-" + Guid.NewGuid().ToString("N"));
     private WebApplication? _app;
-    private string _url = string.Empty;
+
+    protected string Folder { get; } = Path.Combine(Path.GetTempPath(), "veritee-sim-" + Guid.NewGuid().ToString("N"));
+
+    protected string Url { get; private set; } = string.Empty;
+
+    protected string PlatformFolder => Path.Combine(Folder, "platform");
 
     public async Task InitializeAsync()
     {
         var port = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
         port.Start();
-        _url = $"http://127.0.0.1:{((IPEndPoint)port.LocalEndpoint).Port}";
+        Url = $"http://127.0.0.1:{((IPEndPoint)port.LocalEndpoint).Port}";
         port.Stop();
         _app = await VeriteeServer.BuildAsync(new ServiceOptions
         {
-            InstanceUrl = _url,
-            DataDirectory = Path.Combine(_folder, "data"),
-            SimulationPlatformDirectory = Path.Combine(_folder, "platform"),
-        }, _url);
+            InstanceUrl = Url,
+            DataDirectory = Path.Combine(Folder, "data"),
+            SimulationPlatformDirectory = PlatformFolder,
+        }, Url);
         await _app.StartAsync();
     }
 
@@ -32,22 +36,27 @@ public sealed class SimulationTests : IAsyncLifetime
         await _app!.StopAsync();
         await _app.DisposeAsync();
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        Directory.Delete(_folder, recursive: true);
+        Directory.Delete(Folder, recursive: true);
     }
 
-    private async Task<(HttpStatusCode, System.Text.Json.Nodes.JsonObject)> Attest(byte[] quote, byte[] ehd)
+    protected async Task<(HttpStatusCode, System.Text.Json.Nodes.JsonObject)> PostAttest(string body)
     {
         using var http = new HttpClient();
-        var body = "{\"quote\":\"" + System.Buffers.Text.Base64Url.EncodeToString(quote) + "\",\"runtimeData\":{\"data\":\"" +
-            System.Buffers.Text.Base64Url.EncodeToString(ehd) + "\",\"dataType\":\"Binary\"}}";
-        using var response = await http.PostAsync(_url + "/attest/SgxEnclave?api-version=2022-08-01", new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
+        using var response = await http.PostAsync(Url + "/attest/SgxEnclave?api-version=2022-08-01", new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
         return (response.StatusCode, (System.Text.Json.Nodes.JsonObject)System.Text.Json.Nodes.JsonNode.Parse(await response.Content.ReadAsStringAsync())!);
     }
+}
+
+public sealed class SimulationTests : SimulatedServiceTests
+{
+    private Task<(HttpStatusCode, System.Text.Json.Nodes.JsonObject)> Attest(byte[] quote, byte[] ehd) =>
+        PostAttest("{\"quote\":\"" + System.Buffers.Text.Base64Url.EncodeToString(quote) + "\",\"runtimeData\":{\"data\":\"" +
+            System.Buffers.Text.Base64Url.EncodeToString(ehd) + "\",\"dataType\":\"Binary\"}}");
 
     [Fact]
     public async Task A_quote_from_the_simulated_platform_gets_a_token_marked_simulated()
     {
-        using var platform = SimulatedPlatform.Load(Path.Combine(_folder, "platform"));
+        using var platform = SimulatedPlatform.Load(PlatformFolder);
         var enclave = new SimulatedEnclave
         {
             MrEnclave = SimulatedEnclave.MeasureName("service-test"),
@@ -79,33 +88,11 @@ public sealed class SimulationTests : IAsyncLifetime
 }
 
 /// <summary>initTimeData binds to CONFIGID; JSON init-time data becomes x-ms-inittime.</summary>
-public sealed class InitTimeDataTests : IAsyncLifetime
+public sealed class InitTimeDataTests : SimulatedServiceTests
 {
-    private readonly string _folder = Path.Combine(Path.GetTempPath(), "veritee-init-" + Guid.NewGuid().ToString("N"));
-    private WebApplication? _app;
-    private string _url = string.Empty;
-
-    public async Task InitializeAsync()
-    {
-        var port = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        port.Start();
-        _url = $"http://127.0.0.1:{((IPEndPoint)port.LocalEndpoint).Port}";
-        port.Stop();
-        _app = await VeriteeServer.BuildAsync(new ServiceOptions { InstanceUrl = _url, DataDirectory = Path.Combine(_folder, "data"), SimulationPlatformDirectory = Path.Combine(_folder, "platform") }, _url);
-        await _app.StartAsync();
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _app!.StopAsync();
-        await _app.DisposeAsync();
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        Directory.Delete(_folder, recursive: true);
-    }
-
     private async Task<(HttpStatusCode, System.Text.Json.Nodes.JsonObject)> Attest(byte[] initTime)
     {
-        using var platform = SimulatedPlatform.Load(Path.Combine(_folder, "platform"));
+        using var platform = SimulatedPlatform.Load(PlatformFolder);
         var json = "{\"tenant\":\"blue\",\"replicas\":3}"u8.ToArray();
         var enclave = new SimulatedEnclave
         {
@@ -114,11 +101,8 @@ public sealed class InitTimeDataTests : IAsyncLifetime
             ConfigId = [.. SHA256.HashData(json), .. new byte[32]],
         };
         var quote = platform.Quote(enclave, new byte[64]);
-        using var http = new HttpClient();
-        var body = "{\"quote\":\"" + System.Buffers.Text.Base64Url.EncodeToString(quote) + "\",\"initTimeData\":{\"data\":\"" +
-            System.Buffers.Text.Base64Url.EncodeToString(initTime) + "\",\"dataType\":\"JSON\"}}";
-        using var response = await http.PostAsync(_url + "/attest/SgxEnclave?api-version=2022-08-01", new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
-        return (response.StatusCode, (System.Text.Json.Nodes.JsonObject)System.Text.Json.Nodes.JsonNode.Parse(await response.Content.ReadAsStringAsync())!);
+        return await PostAttest("{\"quote\":\"" + System.Buffers.Text.Base64Url.EncodeToString(quote) + "\",\"initTimeData\":{\"data\":\"" +
+            System.Buffers.Text.Base64Url.EncodeToString(initTime) + "\",\"dataType\":\"JSON\"}}");
     }
 
     [Fact]

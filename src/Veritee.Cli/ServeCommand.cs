@@ -30,6 +30,9 @@ internal static class ServeCommand
         var connection = new Option<string?>("--connection-string") { Description = "PostgreSQL connection string for --store postgres (default: $VERITEE_POSTGRES)." };
         var tlsCert = new Option<FileInfo?>("--tls-cert") { Description = "Certificate for https:// addresses: PKCS#12 (.pfx/.p12) or PEM with its key in --tls-key." };
         var tlsKey = new Option<FileInfo?>("--tls-key") { Description = "PEM private key of a PEM --tls-cert." };
+        var kekFile = new Option<FileInfo?>("--key-encryption-key-file") { Description = "File with a 32-byte key (raw, hex or base64) that seals the instance signing key in the store (default: $VERITEE_KEK, base64 or hex)." };
+        var instanceKey = new Option<FileInfo?>("--instance-key") { Description = "PKCS#12 file with the instance's RSA signing key and certificate, used instead of the store (mount the same file on every node)." };
+        var instanceKeyPassword = new Option<string?>("--instance-key-password") { Description = "Password of --instance-key (default: $VERITEE_INSTANCE_KEY_PASSWORD)." };
         var defaults = new ServiceOptions { InstanceUrl = "http://127.0.0.1", DataDirectory = "." };
         var rateLimit = new Option<int>("--rate-limit") { Description = "Requests per second one client (IP address) may send before 429 TooManyRequests with Retry-After; 0: off.", DefaultValueFactory = _ => defaults.PerClientRequestsPerSecond };
         var rateBurst = new Option<int>("--rate-burst") { Description = "Requests one client may send at once above its rate (default: one second's worth)." };
@@ -44,7 +47,7 @@ internal static class ServeCommand
         var logLevel = new Option<string>("--log-level") { Description = "trace, debug (a line for every request), information (a line for every failed request), warning (server errors only), error, critical or none.", DefaultValueFactory = _ => "information" };
         var logFormat = new Option<string>("--log-format") { Description = "Console log format: text (one line per event) or json.", DefaultValueFactory = _ => "text" };
         var command = new Command("serve", "Run the MAA-compatible attestation service (attest, policies, /certs, OpenID metadata).");
-        foreach (var option in new Option[] { urls, data, instance, storeKind, connection, trust, signers, admin, authority, audience, roles, acceptTcb, collateral, collateralService, rootCrl, pcsKey, simulation, platform, simulationCollateral, tlsCert, tlsKey, rateLimit, rateBurst, maxConcurrency, maxQueue, requestTimeout, maxAttestBody, maxManagementBody, trustedProxies, metrics, otlp, logLevel, logFormat })
+        foreach (var option in new Option[] { urls, data, instance, storeKind, connection, trust, signers, admin, authority, audience, roles, acceptTcb, collateral, collateralService, rootCrl, pcsKey, simulation, platform, simulationCollateral, tlsCert, tlsKey, kekFile, instanceKey, instanceKeyPassword, rateLimit, rateBurst, maxConcurrency, maxQueue, requestTimeout, maxAttestBody, maxManagementBody, trustedProxies, metrics, otlp, logLevel, logFormat })
         {
             command.Options.Add(option);
         }
@@ -96,6 +99,10 @@ internal static class ServeCommand
                     ? parse.GetValue(platform) ?? Veritee.Enclave.SimulatedPlatform.DefaultFolder
                     : parse.GetValue(platform) is null ? null : throw new CliException("--platform needs --simulation"),
                 TlsCertificate = LoadTls(parse.GetValue(tlsCert), parse.GetValue(tlsKey)),
+                KeyEncryptionKey = LoadKek(parse.GetValue(kekFile)),
+                InstanceKeyCertificate = parse.GetValue(instanceKey) is { } pfx
+                    ? LoadPkcs12(pfx, parse.GetValue(instanceKeyPassword) ?? Environment.GetEnvironmentVariable("VERITEE_INSTANCE_KEY_PASSWORD"))
+                    : null,
                 InitialSigners = signerCertificates,
                 AdminAuthority = adminAuthority,
                 CollateralServiceUrl = parse.GetValue(collateralService) switch
@@ -212,6 +219,37 @@ internal static class ServeCommand
         catch (Exception e) when (e is System.Security.Cryptography.CryptographicException or FormatException)
         {
             throw new CliException($"--policy-signer {file.Name}: {e.Message}");
+        }
+    }
+
+    private static byte[]? LoadKek(FileInfo? file)
+    {
+        try
+        {
+            if (file is not null)
+            {
+                return InstanceKeyProtector.ParseKek(File.ReadAllBytes(file.FullName));
+            }
+
+            return Environment.GetEnvironmentVariable("VERITEE_KEK") is { Length: > 0 } text
+                ? InstanceKeyProtector.ParseKek(System.Text.Encoding.ASCII.GetBytes(text))
+                : null;
+        }
+        catch (FormatException e)
+        {
+            throw new CliException("key-encryption key: " + e.Message);
+        }
+    }
+
+    private static System.Security.Cryptography.X509Certificates.X509Certificate2 LoadPkcs12(FileInfo file, string? password)
+    {
+        try
+        {
+            return System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadPkcs12FromFile(file.FullName, password);
+        }
+        catch (System.Security.Cryptography.CryptographicException e)
+        {
+            throw new CliException($"--instance-key {file.Name}: {e.Message}");
         }
     }
 

@@ -56,6 +56,14 @@ public sealed class InstanceSigningKey : IDisposable
         return new InstanceSigningKey(rsa, cert);
     }
 
+    /// <summary>The key and certificate of a PKCS#12 file (an RSA key is required: MAA clients expect RS256).</summary>
+    public static InstanceSigningKey FromCertificate(X509Certificate2 certificate)
+    {
+        ArgumentNullException.ThrowIfNull(certificate);
+        var rsa = certificate.GetRSAPrivateKey() ?? throw new CryptographicException("the instance key file must hold an RSA private key with its certificate");
+        return new InstanceSigningKey(rsa, X509CertificateLoader.LoadCertificate(certificate.RawData));
+    }
+
     /// <summary>PKCS#8 private key bytes for the store.</summary>
     public byte[] ExportPkcs8() => Key.ExportPkcs8PrivateKey();
 

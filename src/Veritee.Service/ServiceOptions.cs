@@ -85,6 +85,18 @@ public sealed record ServiceOptions
     /// </summary>
     public string? SimulationCollateralDirectory { get; init; }
 
+    /// <summary>
+    /// 32-byte key-encryption key: the instance signing key is kept in the store sealed under it (AES-256-GCM). Null:
+    /// the key is stored as plain PKCS#8 (protect the database like the key).
+    /// </summary>
+    public byte[]? KeyEncryptionKey { get; init; }
+
+    /// <summary>
+    /// The instance signing key and certificate from a mounted PKCS#12 file instead of the store (every node mounts the
+    /// same file). Its certificate's subject need not name the instance.
+    /// </summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2? InstanceKeyCertificate { get; init; }
+
     /// <summary>Certificate (with private key) for https:// listen addresses.</summary>
     public System.Security.Cryptography.X509Certificates.X509Certificate2? TlsCertificate { get; init; }
 

@@ -30,10 +30,18 @@ public static partial class VeriteeServer
             ? new PostgresServiceStore(postgres)
             : new SqliteServiceStore(Path.Combine(options.DataDirectory, "veritee.db"));
         await store.InitializeAsync(cancellationToken).ConfigureAwait(false);
-        if (await store.GetInstanceKeyAsync(cancellationToken).ConfigureAwait(false) is null)
+        if (options.InstanceKeyCertificate is null && await store.GetInstanceKeyAsync(cancellationToken).ConfigureAwait(false) is null)
         {
             using var created = InstanceSigningKey.Create(options.InstanceUrl, clock.GetUtcNow());
-            await store.InsertInstanceKeyIfAbsentAsync(created.ExportPkcs8(), created.Certificate.RawData, cancellationToken).ConfigureAwait(false);
+            var pkcs8 = created.ExportPkcs8();
+            var stored = pkcs8;
+            if (options.KeyEncryptionKey is { } kek)
+            {
+                stored = InstanceKeyProtector.Seal(pkcs8, kek);
+                CryptographicOperations.ZeroMemory(pkcs8);
+            }
+
+            await store.InsertInstanceKeyIfAbsentAsync(stored, created.Certificate.RawData, cancellationToken).ConfigureAwait(false);
         }
 
         if (options.TrustModel == TrustModel.Isolated && (await store.GetSignersAsync(cancellationToken).ConfigureAwait(false)).Count == 0)
@@ -49,13 +57,14 @@ public static partial class VeriteeServer
             }
         }
 
-        var (pkcs8, certificate) = (await store.GetInstanceKeyAsync(cancellationToken).ConfigureAwait(false))!.Value;
-        var key = InstanceSigningKey.Load(pkcs8, certificate);
+        var key = options.InstanceKeyCertificate is { } mounted
+            ? InstanceSigningKey.FromCertificate(mounted)
+            : await LoadStoredKeyAsync(store, options, cancellationToken).ConfigureAwait(false);
 
         // Nodes sharing a store are one instance: a node configured with another URL would sign tokens under another
         // issuer with the same key.
         var keyInstance = key.Certificate.GetNameInfo(X509NameType.SimpleName, forIssuer: false);
-        if (!string.Equals(keyInstance, options.InstanceUrl, StringComparison.Ordinal))
+        if (options.InstanceKeyCertificate is null && !string.Equals(keyInstance, options.InstanceUrl, StringComparison.Ordinal))
         {
             key.Dispose();
             throw new InvalidOperationException($"the store's instance key was created for instance '{keyInstance}', but this node is configured as '{options.InstanceUrl}'; start it with --instance-url {keyInstance}, or use another data folder or database");
@@ -92,6 +101,35 @@ public static partial class VeriteeServer
         MapOperationalRoutes(app, options);
         MapRoutes(app, options);
         return app;
+    }
+
+    private static async Task<InstanceSigningKey> LoadStoredKeyAsync(IServiceStore store, ServiceOptions options, CancellationToken cancellationToken)
+    {
+        var (stored, certificate) = (await store.GetInstanceKeyAsync(cancellationToken).ConfigureAwait(false))!.Value;
+        var isSealed = InstanceKeyProtector.IsSealed(stored);
+        if (isSealed && options.KeyEncryptionKey is null)
+        {
+            throw new InvalidOperationException("the stored instance key is sealed; configure the key-encryption key it was sealed with");
+        }
+
+        if (!isSealed && options.KeyEncryptionKey is not null)
+        {
+            throw new InvalidOperationException("the stored instance key is not sealed, but a key-encryption key is configured; start without it, or with a new store");
+        }
+
+        var pkcs8 = isSealed ? InstanceKeyProtector.Open(stored, options.KeyEncryptionKey!) : stored;
+        try
+        {
+            return InstanceSigningKey.Load(pkcs8, certificate);
+        }
+        finally
+        {
+            // Only the copy this method decrypted; a plain key's bytes belong to the store's answer.
+            if (isSealed)
+            {
+                CryptographicOperations.ZeroMemory(pkcs8);
+            }
+        }
     }
 
     private static async Task ErrorEnvelope(HttpContext context, RequestDelegate next)

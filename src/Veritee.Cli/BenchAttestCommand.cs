@@ -154,8 +154,9 @@ internal static class BenchAttestCommand
                         continue;
                     }
                 }
-                catch (HttpRequestException)
+                catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
                 {
+                    // TaskCanceledException: the client's own timeout; counted, never fatal to the run.
                     Interlocked.Increment(ref errors);
                     continue;
                 }

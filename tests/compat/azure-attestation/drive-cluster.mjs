@@ -10,10 +10,11 @@
 // DIR holds quote.bin (report data = SHA-256 of runtime-data.bin) and runtime-data.bin.
 import fs from 'node:fs';
 import path from 'node:path';
+import { option, recorder, expect, bearer } from './lib.mjs';
 import { AttestationClient, AttestationAdministrationClient, KnownAttestationType } from '@azure/attestation';
 
 const args = process.argv.slice(2);
-const opt = (name, fallback) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : fallback; };
+const opt = (name, fallback) => option(args, name) ?? fallback;
 const endpoint = opt('--endpoint');
 const adminToken = opt('--admin-token');
 const evidence = opt('--evidence');
@@ -42,7 +43,7 @@ const upstreamPolicy = {
 };
 const validationOptions = { validateToken: true, validateExpirationTime: true, validateNotBeforeTime: true, validateIssuer: true, expectedIssuer: endpoint };
 const common = { retryOptions: { maxRetries: 0 }, validationOptions, additionalPolicies: [upstreamPolicy] };
-const credential = (token) => ({ getToken: async () => ({ token, expiresOnTimestamp: Date.now() + 3600_000 }) });
+const credential = bearer;
 const client = new AttestationClient(endpoint, common);
 const admin = new AttestationAdministrationClient(endpoint, credential(adminToken), common);
 const intruder = new AttestationAdministrationClient(endpoint, credential(adminToken + '-wrong'), common);
@@ -51,16 +52,7 @@ const quote = fs.readFileSync(path.join(evidence, 'quote.bin'));
 const runtime = fs.readFileSync(path.join(evidence, 'runtime-data.bin'));
 const hex = (b) => Buffer.from(b).toString('hex');
 
-const steps = [];
-async function step(name, fn) {
-  try {
-    const detail = await fn();
-    steps.push({ name, ok: true, detail: detail ?? null });
-  } catch (e) {
-    steps.push({ name, ok: false, detail: String(e?.message ?? e) });
-  }
-}
-function expect(cond, what) { if (!cond) throw new Error('expectation failed: ' + what); }
+const { steps, step } = recorder();
 
 // Attests `rounds` times; checks every result; returns the distinct nodes that served the attestations.
 async function attestRounds(check) {

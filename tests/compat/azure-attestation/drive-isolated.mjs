@@ -7,9 +7,10 @@
 //                           --new-key K2.pem --new-cert C2.pem
 import fs from 'node:fs';
 import { AttestationAdministrationClient, KnownAttestationType } from '@azure/attestation';
+import { option, recorder, expect, bearer } from './lib.mjs';
 
 const args = process.argv.slice(2);
-const opt = (name) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined; };
+const opt = (name) => option(args, name);
 const endpoint = opt('--endpoint');
 const need = ['--admin-token', '--signer-key', '--signer-cert', '--new-key', '--new-cert'].map(opt);
 if (!endpoint || need.some((v) => !v)) {
@@ -21,17 +22,13 @@ const key = fs.readFileSync(keyFile, 'utf8');
 const cert = fs.readFileSync(certFile, 'utf8');
 const newKey = fs.readFileSync(newKeyFile, 'utf8');
 const newCert = fs.readFileSync(newCertFile, 'utf8');
-const credential = { getToken: async () => ({ token: adminToken, expiresOnTimestamp: Date.now() + 3600_000 }) };
+const credential = bearer(adminToken);
 const admin = new AttestationAdministrationClient(endpoint, credential, {
   allowInsecureConnection: false, retryOptions: { maxRetries: 0 },
   validationOptions: { validateToken: true, validateIssuer: true, expectedIssuer: endpoint },
 });
 
-const steps = [];
-async function step(name, fn) {
-  try { steps.push({ name, ok: true, detail: (await fn()) ?? null }); } catch (e) { steps.push({ name, ok: false, detail: String(e?.message ?? e) }); }
-}
-function expect(cond, what) { if (!cond) throw new Error('expectation failed: ' + what); }
+const { steps, step } = recorder();
 const policy = 'version=1.0; authorizationrules{=> permit();}; issuancerules{c:[type=="x-ms-sgx-svn"] => issue(type="iso", value=c.value);};';
 
 await step('unsigned setPolicy is refused', async () => {

@@ -8,10 +8,11 @@
 // issuer validation but skips exp/nbf (for services whose clock is pinned to the collateral's past).
 import fs from 'node:fs';
 import path from 'node:path';
+import { option, recorder, expect, bearer } from './lib.mjs';
 import { AttestationClient, AttestationAdministrationClient, KnownAttestationType } from '@azure/attestation';
 
 const args = process.argv.slice(2);
-const opt = (name) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined; };
+const opt = (name) => option(args, name);
 const endpoint = opt('--endpoint');
 const adminToken = opt('--admin-token');
 const evidence = opt('--evidence');
@@ -25,7 +26,7 @@ const validationOptions = {
   validateIssuer: true, expectedIssuer: endpoint,
 };
 const common = { allowInsecureConnection: true, retryOptions: { maxRetries: 0 }, validationOptions };
-const credential = { getToken: async () => ({ token: adminToken, expiresOnTimestamp: Date.now() + 3600_000 }) };
+const credential = bearer(adminToken);
 const client = new AttestationClient(endpoint, common);
 const admin = new AttestationAdministrationClient(endpoint, credential, common);
 
@@ -34,16 +35,7 @@ const report = fs.readFileSync(path.join(evidence, 'oe-report.debug.bin'));
 const runtime = fs.readFileSync(path.join(evidence, 'runtime-data.bin'));
 const hex = (b) => Buffer.from(b).toString('hex');
 
-const steps = [];
-async function step(name, fn) {
-  try {
-    const detail = await fn();
-    steps.push({ name, ok: true, detail: detail ?? null });
-  } catch (e) {
-    steps.push({ name, ok: false, detail: String(e?.message ?? e) });
-  }
-}
-function expect(cond, what) { if (!cond) throw new Error('expectation failed: ' + what); }
+const { steps, step } = recorder();
 
 await step('openid', async () => {
   const m = await client.getOpenIdMetadata();

@@ -17,6 +17,7 @@ public sealed class TrustAnchor
     {
         Point = point;
         Name = name;
+        Key = new EcPublicKey(point);
     }
 
     /// <summary>Intel's production root.</summary>
@@ -27,6 +28,9 @@ public sealed class TrustAnchor
 
     /// <summary>A label for messages.</summary>
     public string Name { get; }
+
+    /// <summary>The anchor's key, imported into the platform crypto once (on first use) and shared by every verification.</summary>
+    internal EcPublicKey Key { get; }
 
     /// <summary>An anchor from a raw point (65 bytes uncompressed, or 64 bytes x‖y).</summary>
     public static TrustAnchor FromPoint(ReadOnlySpan<byte> point, string name) =>

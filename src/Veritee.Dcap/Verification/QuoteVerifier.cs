@@ -500,7 +500,7 @@ public sealed class QuoteVerifier
                 throw new VerificationFailure(QvlStatus.STATUS_SGX_CRL_INVALID_EXTENSIONS, $"{what} lacks CRL Number or Authority Key Identifier");
             }
 
-            if (!memo.Verify(issuer.PublicKey, crl.TbsCertList.Span, crl.Signature, DSASignatureFormat.Rfc3279DerSequence, KindCrlSignature))
+            if (!memo.Verify(KeyOf(issuer), crl.TbsCertList.Span, crl.Signature, DSASignatureFormat.Rfc3279DerSequence, KindCrlSignature))
             {
                 throw new VerificationFailure(QvlStatus.STATUS_SGX_CRL_INVALID_SIGNATURE, $"{what} signature does not verify");
             }
@@ -508,7 +508,13 @@ public sealed class QuoteVerifier
 
         private bool IssuedBy(DcapCertificate subject, DcapCertificate issuer) =>
             subject.Issuer.Span.SequenceEqual(issuer.Subject.Span) &&
-            memo.Verify(issuer.PublicKey, subject.TbsCertificate.Span, subject.Signature, DSASignatureFormat.Rfc3279DerSequence, KindChainSignature);
+            memo.Verify(KeyOf(issuer), subject.TbsCertificate.Span, subject.Signature, DSASignatureFormat.Rfc3279DerSequence, KindChainSignature);
+
+        /// <summary>
+        /// The key to verify with: a certificate whose key is the trust anchor's point uses the anchor's key object, which
+        /// is imported once per anchor (the same point, so the same verdict, without re-importing Intel's root key).
+        /// </summary>
+        private EcPublicKey KeyOf(DcapCertificate issuer) => issuer.PublicKey.SameAs(anchor.Point) ? anchor.Key : issuer.PublicKey;
 
         private static void RequireExtensions(DcapCertificate cert, QvlStatus status)
         {

@@ -8,10 +8,38 @@ namespace Veritee.Service.Store;
 /// </summary>
 public sealed class PostgresServiceStore : IServiceStore, IAsyncDisposable
 {
-    private const int SchemaVersion = 3;
 
     // Arbitrary constant identifying Veritee's migration lock.
     private const long MigrationLock = 0x5645524954454531;
+
+    /// <summary>Schema migrations in order; migration i takes the schema from version i to i + 1.</summary>
+    private static readonly string[] Migrations =
+    [
+        """
+        CREATE TABLE veritee_policies (
+            attestation_type TEXT PRIMARY KEY,
+            jws TEXT NOT NULL,
+            policy_text TEXT NOT NULL,
+            signer_jwk TEXT NULL,
+            updated_at TIMESTAMPTZ NOT NULL DEFAULT now());
+        CREATE TABLE veritee_instance_key (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            pkcs8 BYTEA NOT NULL,
+            certificate BYTEA NOT NULL)
+        """,
+        """
+        CREATE TABLE veritee_policy_signers (
+            thumbprint TEXT PRIMARY KEY,
+            certificate BYTEA NOT NULL,
+            added_seq BIGSERIAL NOT NULL)
+        """,
+        """
+        CREATE TABLE veritee_collateral_cache (
+            cache_key TEXT PRIMARY KEY,
+            parts BYTEA NOT NULL,
+            fetched_at BIGINT NOT NULL)
+        """,
+    ];
 
     private readonly NpgsqlDataSource _source;
 
@@ -38,48 +66,14 @@ public sealed class PostgresServiceStore : IServiceStore, IAsyncDisposable
         await using (var read = new NpgsqlCommand("SELECT COALESCE(MAX(version), 0) FROM veritee_schema_version", connection, transaction))
         {
             var version = Convert.ToInt32(await read.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), System.Globalization.CultureInfo.InvariantCulture);
-            if (version > SchemaVersion)
+            if (version > Migrations.Length)
             {
-                throw new InvalidOperationException($"the store's schema version {version} is newer than this Veritee ({SchemaVersion}); upgrade Veritee");
+                throw new InvalidOperationException($"the store's schema version {version} is newer than this Veritee ({Migrations.Length}); upgrade Veritee");
             }
 
-            if (version < 1)
+            for (var next = version; next < Migrations.Length; next++)
             {
-                await ExecuteAsync(connection, transaction, """
-                    CREATE TABLE veritee_policies (
-                        attestation_type TEXT PRIMARY KEY,
-                        jws TEXT NOT NULL,
-                        policy_text TEXT NOT NULL,
-                        signer_jwk TEXT NULL,
-                        updated_at TIMESTAMPTZ NOT NULL DEFAULT now());
-                    CREATE TABLE veritee_instance_key (
-                        id INTEGER PRIMARY KEY CHECK (id = 1),
-                        pkcs8 BYTEA NOT NULL,
-                        certificate BYTEA NOT NULL);
-                    INSERT INTO veritee_schema_version (version) VALUES (1);
-                    """, cancellationToken).ConfigureAwait(false);
-            }
-
-            if (version < 2)
-            {
-                await ExecuteAsync(connection, transaction, """
-                    CREATE TABLE veritee_policy_signers (
-                        thumbprint TEXT PRIMARY KEY,
-                        certificate BYTEA NOT NULL,
-                        added_seq BIGSERIAL NOT NULL);
-                    INSERT INTO veritee_schema_version (version) VALUES (2);
-                    """, cancellationToken).ConfigureAwait(false);
-            }
-
-            if (version < 3)
-            {
-                await ExecuteAsync(connection, transaction, """
-                    CREATE TABLE veritee_collateral_cache (
-                        cache_key TEXT PRIMARY KEY,
-                        parts BYTEA NOT NULL,
-                        fetched_at BIGINT NOT NULL);
-                    INSERT INTO veritee_schema_version (version) VALUES (3);
-                    """, cancellationToken).ConfigureAwait(false);
+                await ExecuteAsync(connection, transaction, Migrations[next] + $"; INSERT INTO veritee_schema_version (version) VALUES ({next + 1});", cancellationToken).ConfigureAwait(false);
             }
         }
 

@@ -5,7 +5,35 @@ namespace Veritee.Service.Store;
 /// <summary>The embedded store: one SQLite file in the data folder.</summary>
 public sealed class SqliteServiceStore : IServiceStore
 {
-    private const int SchemaVersion = 3;
+    /// <summary>Schema migrations in order; migration i takes the schema from version i to i + 1.</summary>
+    private static readonly string[] Migrations =
+    [
+        """
+        CREATE TABLE policies (
+            attestation_type TEXT PRIMARY KEY,
+            jws TEXT NOT NULL,
+            policy_text TEXT NOT NULL,
+            signer_jwk TEXT NULL,
+            updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')));
+        CREATE TABLE instance_key (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            pkcs8 BLOB NOT NULL,
+            certificate BLOB NOT NULL)
+        """,
+        """
+        CREATE TABLE policy_signers (
+            thumbprint TEXT PRIMARY KEY,
+            certificate BLOB NOT NULL,
+            added_seq INTEGER NOT NULL)
+        """,
+        """
+        CREATE TABLE collateral_cache (
+            cache_key TEXT PRIMARY KEY,
+            parts BLOB NOT NULL,
+            fetched_at INTEGER NOT NULL)
+        """,
+    ];
+
     private readonly string _connectionString;
 
     /// <summary>Opens (creating when absent) the database at <paramref name="path"/>.</summary>
@@ -38,48 +66,14 @@ public sealed class SqliteServiceStore : IServiceStore
         await ExecuteAsync(connection, transaction, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)", cancellationToken).ConfigureAwait(false);
         var current = await ScalarAsync(connection, transaction, "SELECT MAX(version) FROM schema_version", cancellationToken).ConfigureAwait(false);
         var version = current is long v ? (int)v : 0;
-        if (version > SchemaVersion)
+        if (version > Migrations.Length)
         {
-            throw new InvalidOperationException($"the store's schema version {version} is newer than this Veritee ({SchemaVersion}); upgrade Veritee");
+            throw new InvalidOperationException($"the store's schema version {version} is newer than this Veritee ({Migrations.Length}); upgrade Veritee");
         }
 
-        if (version < 1)
+        for (var next = version; next < Migrations.Length; next++)
         {
-            await ExecuteAsync(connection, transaction, """
-                CREATE TABLE policies (
-                    attestation_type TEXT PRIMARY KEY,
-                    jws TEXT NOT NULL,
-                    policy_text TEXT NOT NULL,
-                    signer_jwk TEXT NULL,
-                    updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')));
-                CREATE TABLE instance_key (
-                    id INTEGER PRIMARY KEY CHECK (id = 1),
-                    pkcs8 BLOB NOT NULL,
-                    certificate BLOB NOT NULL);
-                INSERT INTO schema_version (version) VALUES (1);
-                """, cancellationToken).ConfigureAwait(false);
-        }
-
-        if (version < 2)
-        {
-            await ExecuteAsync(connection, transaction, """
-                CREATE TABLE policy_signers (
-                    thumbprint TEXT PRIMARY KEY,
-                    certificate BLOB NOT NULL,
-                    added_seq INTEGER NOT NULL);
-                INSERT INTO schema_version (version) VALUES (2);
-                """, cancellationToken).ConfigureAwait(false);
-        }
-
-        if (version < 3)
-        {
-            await ExecuteAsync(connection, transaction, """
-                CREATE TABLE collateral_cache (
-                    cache_key TEXT PRIMARY KEY,
-                    parts BLOB NOT NULL,
-                    fetched_at INTEGER NOT NULL);
-                INSERT INTO schema_version (version) VALUES (3);
-                """, cancellationToken).ConfigureAwait(false);
+            await ExecuteAsync(connection, transaction, Migrations[next] + $"; INSERT INTO schema_version (version) VALUES ({next + 1});", cancellationToken).ConfigureAwait(false);
         }
 
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);

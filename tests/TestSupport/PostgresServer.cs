@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 
 namespace Veritee.TestSupport;
 
@@ -41,7 +39,7 @@ public sealed class PostgresServer : IAsyncDisposable
             Run("chown", $"postgres {folder}", asPostgres: false);
         }
 
-        var port = FreePort();
+        var port = Loopback.FreePort();
         var server = new PostgresServer(bin, folder, port, asPostgres);
         server.Pg("initdb", $"-D {folder}/data -U postgres -A trust --no-sync -E UTF8");
         server.Pg("pg_ctl", $"-D {folder}/data -l {folder}/server.log -w -t 60 -o \"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200\" start");
@@ -100,11 +98,4 @@ public sealed class PostgresServer : IAsyncDisposable
         Directory.Exists("/usr/lib/postgresql")
             ? Directory.GetDirectories("/usr/lib/postgresql").Select(d => Path.Combine(d, "bin")).Where(d => File.Exists(Path.Combine(d, "initdb"))).OrderDescending().FirstOrDefault()
             : null;
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }

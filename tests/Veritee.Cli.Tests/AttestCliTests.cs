@@ -1,6 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
-using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
@@ -30,24 +27,13 @@ public class CliServiceFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Directory.CreateDirectory(_data);
-        int port;
-        using (var listener = new TcpListener(IPAddress.Loopback, 0))
-        {
-            listener.Start();
-            port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        }
+        var port = Loopback.FreePort();
 
         BaseUrl = $"{(UseTls ? "https" : "http")}://127.0.0.1:{port}";
         X509Certificate2? tls = null;
         if (UseTls)
         {
-            using var key = RSA.Create(2048);
-            var request = new CertificateRequest("CN=127.0.0.1", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-            var san = new SubjectAlternativeNameBuilder();
-            san.AddIpAddress(IPAddress.Loopback);
-            request.CertificateExtensions.Add(san.Build());
-            using var cert = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(7));
-            tls = X509CertificateLoader.LoadPkcs12(cert.Export(X509ContentType.Pfx), null);
+            tls = Loopback.SelfSignedCertificate();
             CaCertFile = Path.Combine(_data, "service-tls.pem");
             File.WriteAllText(CaCertFile, tls.ExportCertificatePem());
         }
@@ -233,12 +219,7 @@ public sealed class AttestCliTests(CliServiceFixture service) : IClassFixture<Cl
         Assert.Equal(2, Run("attest", Sample("debug"), "--endpoint", "not a url").Exit);
         Assert.Equal(2, Run("attest", Sample("debug")).Exit);
 
-        int closedPort;
-        using (var listener = new TcpListener(IPAddress.Loopback, 0))
-        {
-            listener.Start();
-            closedPort = ((IPEndPoint)listener.LocalEndpoint).Port;
-        }
+        var closedPort = Loopback.FreePort();
 
         var unreachable = Run("attest", Sample("debug"), "--endpoint", $"http://127.0.0.1:{closedPort}");
         Assert.Equal(2, unreachable.Exit);

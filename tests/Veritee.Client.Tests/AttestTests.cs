@@ -1,6 +1,7 @@
 using System.Net;
 using System.Security.Cryptography;
 using System.Text.Json;
+using Veritee.TestSupport;
 
 namespace Veritee.Client.Tests;
 

@@ -1,6 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
-using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Builder;
 using Veritee.Service;
@@ -8,13 +5,6 @@ using Veritee.TestSupport;
 
 namespace Veritee.Client.Tests;
 
-/// <summary>A clock the tests set.</summary>
-public sealed class FixedClock(DateTimeOffset now) : TimeProvider
-{
-    public DateTimeOffset Now { get; set; } = now;
-
-    public override DateTimeOffset GetUtcNow() => Now;
-}
 
 /// <summary>The same service over https with a fresh self-signed certificate for 127.0.0.1.</summary>
 public sealed class TlsServiceFixture : ServiceFixture
@@ -96,11 +86,11 @@ public class ServiceFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        var port = FreePort();
+        var port = Loopback.FreePort();
         BaseUrl = $"{(UseTls ? "https" : "http")}://127.0.0.1:{port}";
         if (UseTls)
         {
-            TlsCertificate = SelfSignedLoopbackCertificate();
+            TlsCertificate = Loopback.SelfSignedCertificate();
         }
 
         var options = new ServiceOptions
@@ -130,21 +120,5 @@ public class ServiceFixture : IAsyncLifetime
         TlsCertificate?.Dispose();
     }
 
-    private static X509Certificate2 SelfSignedLoopbackCertificate()
-    {
-        using var key = RSA.Create(2048);
-        var request = new CertificateRequest("CN=127.0.0.1", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-        var san = new SubjectAlternativeNameBuilder();
-        san.AddIpAddress(IPAddress.Loopback);
-        request.CertificateExtensions.Add(san.Build());
-        using var cert = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(7));
-        return X509CertificateLoader.LoadPkcs12(cert.Export(X509ContentType.Pfx), null);
-    }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Security;
-using System.Net.Sockets;
 using System.Reflection;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
@@ -92,7 +91,7 @@ public sealed class ClusterFixture : IAsyncLifetime
             Debug = false,
         };
 
-        var lbPort = FreePort();
+        var lbPort = Loopback.FreePort();
         LoadBalancerUrl = $"https://127.0.0.1:{lbPort}";
         WriteLoadBalancerCertificate();
         Http.Dispose();
@@ -101,7 +100,7 @@ public sealed class ClusterFixture : IAsyncLifetime
         var cli = CliDll();
         for (var i = 0; i < NodeCount; i++)
         {
-            _nodes.Add(new NodeProcess(i + 1, cli, FreePort(), Path.Combine(_folder, $"node{i + 1}"), ConnectionString, LoadBalancerUrl, platformFolder));
+            _nodes.Add(new NodeProcess(i + 1, cli, Loopback.FreePort(), Path.Combine(_folder, $"node{i + 1}"), ConnectionString, LoadBalancerUrl, platformFolder));
         }
 
         // All three start at once on the empty database: migrations and the instance key race, as in a real roll-out.
@@ -352,13 +351,6 @@ public sealed class ClusterFixture : IAsyncLifetime
             .Single(a => a.Key == "VeriteeConfiguration").Value!;
         var dll = Path.Combine(Vectors.RepositoryRoot, "src", "Veritee.Cli", "bin", configuration, "net10.0", "veritee.dll");
         return File.Exists(dll) ? dll : throw new InvalidOperationException($"{dll} not built (dotnet build -c {configuration})");
-    }
-
-    internal static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }
 

@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
+using Veritee.TestSupport;
 
 namespace Veritee.Service.Tests;
 
@@ -27,10 +28,7 @@ public sealed class FakeAuthority : IAsyncDisposable
 
     public static async Task<FakeAuthority> StartAsync()
     {
-        var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var url = $"http://127.0.0.1:{((IPEndPoint)listener.LocalEndpoint).Port}";
-        listener.Stop();
+        var url = Loopback.HttpUrl();
         var key = new RsaSecurityKey(RSA.Create(2048)) { KeyId = "test-key" };
         var jwk = JsonWebKeyConverter.ConvertFromRSASecurityKey(key);
         var builder = WebApplication.CreateSlimBuilder();

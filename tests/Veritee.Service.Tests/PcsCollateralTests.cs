@@ -25,10 +25,7 @@ public sealed class FakePcs : IAsyncDisposable
 
     public static async Task<FakePcs> StartAsync(string caseFolder)
     {
-        var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var url = $"http://127.0.0.1:{((IPEndPoint)listener.LocalEndpoint).Port}";
-        listener.Stop();
+        var url = Loopback.HttpUrl();
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls(url);
         var app = builder.Build();

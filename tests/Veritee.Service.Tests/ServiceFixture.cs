@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
@@ -13,13 +12,6 @@ public sealed class TlsServiceFixture : ServiceFixture
     protected override bool UseTls => true;
 }
 
-/// <summary>A clock the tests set.</summary>
-public sealed class FixedClock(DateTimeOffset now) : TimeProvider
-{
-    public DateTimeOffset Now { get; set; } = now;
-
-    public override DateTimeOffset GetUtcNow() => Now;
-}
 
 /// <summary>A real service on a loopback port with SQLite in a temporary folder.</summary>
 public class ServiceFixture : IAsyncLifetime
@@ -51,12 +43,12 @@ public class ServiceFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        var port = FreePort();
+        var port = Loopback.FreePort();
         BaseUrl = $"{(UseTls ? "https" : "http")}://127.0.0.1:{port}";
         System.Security.Cryptography.X509Certificates.X509Certificate2? tls = null;
         if (UseTls)
         {
-            tls = SelfSignedLoopbackCertificate();
+            tls = Loopback.SelfSignedCertificate();
             TlsCertificatePem = tls.ExportCertificatePem();
             var trusted = tls.RawData;
             Http.Dispose();
@@ -111,22 +103,5 @@ public class ServiceFixture : IAsyncLifetime
         return (response.StatusCode, (JsonObject)JsonNode.Parse(text)!);
     }
 
-    private static System.Security.Cryptography.X509Certificates.X509Certificate2 SelfSignedLoopbackCertificate()
-    {
-        using var key = System.Security.Cryptography.RSA.Create(2048);
-        var request = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=127.0.0.1", key,
-            System.Security.Cryptography.HashAlgorithmName.SHA256, System.Security.Cryptography.RSASignaturePadding.Pkcs1);
-        var san = new System.Security.Cryptography.X509Certificates.SubjectAlternativeNameBuilder();
-        san.AddIpAddress(IPAddress.Loopback);
-        request.CertificateExtensions.Add(san.Build());
-        using var cert = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(7));
-        return System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadPkcs12(cert.Export(System.Security.Cryptography.X509Certificates.X509ContentType.Pfx), null);
-    }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }

@@ -2,6 +2,7 @@ using System.Net;
 using System.Security.Cryptography;
 using Microsoft.AspNetCore.Builder;
 using Veritee.Enclave;
+using Veritee.TestSupport;
 
 namespace Veritee.Service.Tests;
 
@@ -18,10 +19,7 @@ public abstract class SimulatedServiceTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        var port = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        port.Start();
-        Url = $"http://127.0.0.1:{((IPEndPoint)port.LocalEndpoint).Port}";
-        port.Stop();
+        Url = Loopback.HttpUrl();
         _app = await VeriteeServer.BuildAsync(new ServiceOptions
         {
             InstanceUrl = Url,

@@ -9,12 +9,12 @@ internal static class ServeCommand
 {
     public static Command Create(CliIo io)
     {
-        var urls = new Option<string>("--urls") { Description = "Listen address(es), ';'-separated (default http://127.0.0.1:5080).", DefaultValueFactory = _ => "http://127.0.0.1:5080" };
-        var data = new Option<string?>("--data") { Description = "Data folder for the SQLite store and generated secrets (default ~/.veritee)." };
-        var instance = new Option<string?>("--instance-url") { Description = "Instance URL used as token issuer and jku prefix (default: the first --urls address)." };
+        var urls = new Option<string>("--urls") { Description = "Listen address(es), ';'-separated (default http://127.0.0.1:5080); port 0 takes a free port. Plain http:// beyond loopback draws a warning; 0.0.0.0 or [::] needs --instance-url.", DefaultValueFactory = _ => "http://127.0.0.1:5080" };
+        var data = new Option<string?>("--data") { Description = "Data folder for the SQLite store and generated secrets (default ~/.veritee); created 0700, its files 0600." };
+        var instance = new Option<string?>("--instance-url") { Description = "Instance URL used as token issuer and jku prefix (default: the first --urls address, followed when it changes). When given, the store stays bound to it." };
         var trust = new Option<string>("--trust-model") { Description = "aad (changes need the admin bearer token) or isolated (changes must be signed by a policy signer).", DefaultValueFactory = _ => "aad" };
         var signers = new Option<FileInfo[]>("--policy-signer") { Description = "Isolated model: a policy-signer certificate (PEM or DER) registered on first start; repeat for more.", AllowMultipleArgumentsPerToken = false };
-        var admin = new Option<string?>("--admin-token") { Description = "Bearer token for policy management (default: $VERITEE_ADMIN_TOKEN, else a random token written to DATA/admin-token)." };
+        var admin = new Option<string?>("--admin-token") { Description = "Bearer token for policy and signer management, in both trust models (default: $VERITEE_ADMIN_TOKEN, else, without --admin-authority, a random token written to DATA/admin-token, mode 0600)." };
         var authority = new Option<string?>("--admin-authority") { Description = "AAD model: OpenID Connect authority (issuer URL) whose access tokens authorize management." };
         var audience = new Option<string?>("--admin-audience") { Description = "Audience those tokens must carry (with --admin-authority)." };
         var roles = new Option<string[]>("--admin-role") { Description = "Role (roles claim) or scope (scp) an authority token must carry; repeat for more; required with --admin-authority." };
@@ -24,13 +24,13 @@ internal static class ServeCommand
         var rootCrl = new Option<string?>("--root-ca-crl") { Description = "URL of the Intel SGX Root CA CRL (default Intel's)." };
         var pcsKey = new Option<string?>("--pcs-key") { Description = "Intel PCS subscription key (default: $VERITEE_PCS_KEY)." };
         var simulationCollateral = new Option<string?>("--simulation-collateral") { Description = "Trust a simulated platform through a collateral folder written by 'veritee platform collateral' (with trust_anchor.pem), e.g. to serve a chosen TCB status." };
-        var simulation = new Option<bool>("--simulation") { Description = "Trust the simulated SGX platform in --platform and issue its collateral. Off by default. Tokens for its quotes carry veritee-simulated: true." };
+        var simulation = new Option<bool>("--simulation") { Description = "Trust the simulated SGX platform in --platform and issue its collateral. Off by default. Tokens for its quotes carry veritee-simulated: true and prove nothing." };
         var platform = new Option<string?>("--platform") { Description = "Simulated platform folder (default: the one 'veritee genquote --simulate' uses, $VERITEE_PLATFORM_DIR or ~/.veritee/platform)." };
         var storeKind = new Option<string>("--store") { Description = "sqlite (embedded, in --data) or postgres (shared by several nodes; needs --connection-string).", DefaultValueFactory = _ => "sqlite" };
         var connection = new Option<string?>("--connection-string") { Description = "PostgreSQL connection string for --store postgres (default: $VERITEE_POSTGRES)." };
         var tlsCert = new Option<FileInfo?>("--tls-cert") { Description = "Certificate for https:// addresses: PKCS#12 (.pfx/.p12) or PEM with its key in --tls-key." };
         var tlsKey = new Option<FileInfo?>("--tls-key") { Description = "PEM private key of a PEM --tls-cert." };
-        var kekFile = new Option<FileInfo?>("--key-encryption-key-file") { Description = "File with a 32-byte key (raw, hex or base64) that seals the instance signing key in the store (default: $VERITEE_KEK, base64 or hex)." };
+        var kekFile = new Option<FileInfo?>("--key-encryption-key-file") { Description = "File with a 32-byte key (raw, hex or base64, mode 0600) that seals the instance signing key in the store (default: $VERITEE_KEK, base64 or hex; else, SQLite only, a key generated into DATA/key-encryption-key: move it to a secret store in production). Required on PostgreSQL unless --instance-key." };
         var instanceKey = new Option<FileInfo?>("--instance-key") { Description = "PKCS#12 file with the instance's RSA signing key and certificate, used instead of the store (mount the same file on every node)." };
         var instanceKeyPassword = new Option<string?>("--instance-key-password") { Description = "Password of --instance-key (default: $VERITEE_INSTANCE_KEY_PASSWORD)." };
         var defaults = new ServiceOptions { InstanceUrl = "http://127.0.0.1", DataDirectory = "." };
@@ -62,23 +62,23 @@ internal static class ServeCommand
                 "ISOLATED" => TrustModel.Isolated,
                 var other => throw new CliException($"--trust-model must be aad or isolated, not '{other}'"),
             };
-            Directory.CreateDirectory(dataDir);
-            // Isolated instances are governed by signatures; a bearer token is checked only when one is given.
             var adminAuthority = parse.GetValue(authority);
             if ((adminAuthority is null) != (parse.GetValue(audience) is null))
             {
                 throw new CliException("--admin-authority and --admin-audience go together");
             }
 
-            var adminToken = parse.GetValue(admin) ?? Environment.GetEnvironmentVariable("VERITEE_ADMIN_TOKEN")
-                ?? (trustModel == TrustModel.Aad && adminAuthority is null ? AdminTokenFile(dataDir, io) : null);
+            // Both trust models need an authenticated caller for management (isolated: also a signed request), so
+            // without an authority or a given token one is generated into DATA/admin-token in either model.
+            var givenAdminToken = parse.GetValue(admin) ?? Environment.GetEnvironmentVariable("VERITEE_ADMIN_TOKEN");
             var signerCertificates = (parse.GetValue(signers) ?? []).Select(LoadSigner).ToList();
             if (trustModel == TrustModel.Aad && signerCertificates.Count > 0)
             {
                 throw new CliException("--policy-signer applies to --trust-model isolated");
             }
 
-            var firstUrl = listen.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)[0];
+            var listenAddresses = ListenAddress.ParseList(listen);
+            var explicitInstance = parse.GetValue(instance)?.TrimEnd('/');
             var postgres = parse.GetValue(storeKind)!.ToUpperInvariant() switch
             {
                 "SQLITE" => parse.GetValue(connection) is null ? null : throw new CliException("--connection-string applies to --store postgres"),
@@ -89,10 +89,11 @@ internal static class ServeCommand
             var options = new ServiceOptions
             {
                 PostgresConnectionString = postgres,
-                InstanceUrl = (parse.GetValue(instance) ?? firstUrl).TrimEnd('/'),
+                InstanceUrl = explicitInstance ?? listenAddresses[0].Text,
+                InstanceUrlFromListenAddress = explicitInstance is null,
                 DataDirectory = dataDir,
                 TrustModel = trustModel,
-                AdminToken = adminToken,
+                AdminToken = givenAdminToken,
                 CollateralDirectory = ExistingFolder(parse.GetValue(collateral), "--collateral"),
                 SimulationCollateralDirectory = ExistingFolder(parse.GetValue(simulationCollateral), "--simulation-collateral"),
                 SimulationPlatformDirectory = parse.GetValue(simulation)
@@ -160,11 +161,23 @@ internal static class ServeCommand
                     var other => throw new CliException($"--log-format must be text or json, not '{other.ToLowerInvariant()}'"),
                 },
             };
-            if (listen.Contains("https://", StringComparison.OrdinalIgnoreCase) && options.TlsCertificate is null)
+            try
             {
-                throw new CliException("an https:// address needs --tls-cert");
+                VeriteeServer.Validate(options, listen);
+            }
+            catch (InvalidOperationException e)
+            {
+                throw new CliException(e.Message);
             }
 
+            // Every option is valid: only now is anything written.
+            if (givenAdminToken is null && adminAuthority is null)
+            {
+                PrivateFiles.CreateFolder(dataDir);
+                options = options with { AdminToken = AdminTokenFile(dataDir, io) };
+            }
+
+            Warn(io, options, listenAddresses);
             Microsoft.AspNetCore.Builder.WebApplication app;
             try
             {
@@ -175,8 +188,9 @@ internal static class ServeCommand
                 throw new CliException("could not start: " + e.Message);
             }
 
-            io.Out.WriteLine($"veritee serve: instance {options.InstanceUrl}, listening on {listen}, data in {dataDir}");
-            app.Run();
+            Microsoft.Extensions.Hosting.HostingAbstractionsHostExtensions.Start(app);
+            io.Out.WriteLine($"veritee serve: instance {VeriteeServer.InstanceUrl(app)}, listening on {string.Join(';', app.Urls)}, data in {dataDir}");
+            Microsoft.Extensions.Hosting.HostingAbstractionsHostExtensions.WaitForShutdown(app);
             return ExitCodes.Ok;
         }));
         return command;
@@ -195,7 +209,9 @@ internal static class ServeCommand
 
         try
         {
-            return cert.Extension.ToUpperInvariant() is ".PFX" or ".P12"
+            var pkcs12 = cert.Extension.ToUpperInvariant() is ".PFX" or ".P12";
+            RequirePrivate(pkcs12 ? cert : key);
+            return pkcs12
                 ? System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadPkcs12FromFile(cert.FullName, null)
                 : System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(cert.FullName, key?.FullName);
         }
@@ -228,6 +244,7 @@ internal static class ServeCommand
         {
             if (file is not null)
             {
+                RequirePrivate(file);
                 return InstanceKeyProtector.ParseKek(File.ReadAllBytes(file.FullName));
             }
 
@@ -243,6 +260,7 @@ internal static class ServeCommand
 
     private static System.Security.Cryptography.X509Certificates.X509Certificate2 LoadPkcs12(FileInfo file, string? password)
     {
+        RequirePrivate(file);
         try
         {
             return System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadPkcs12FromFile(file.FullName, password);
@@ -256,20 +274,69 @@ internal static class ServeCommand
     private static string? ExistingFolder(string? path, string option) =>
         path is null || Directory.Exists(path) ? path : throw new CliException($"{option}: folder {path} does not exist");
 
-    /// <summary>Reads or creates DATA/admin-token (owner-only permissions); the token itself is never printed.</summary>
+    /// <summary>
+    /// Reads or creates DATA/admin-token, created with mode 0600 from its first byte; an existing one that other users
+    /// can open is refused. The token itself is never printed.
+    /// </summary>
     private static string AdminTokenFile(string dataDir, CliIo io)
     {
         var file = Path.Combine(dataDir, "admin-token");
-        if (!File.Exists(file))
-        {
-            File.WriteAllText(file, Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32)));
-            if (!OperatingSystem.IsWindows())
-            {
-                File.SetUnixFileMode(file, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-            }
-        }
-
+        PrivateFiles.TryCreate(file, System.Text.Encoding.ASCII.GetBytes(Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32))));
+        RequirePrivate(new FileInfo(file));
         io.Out.WriteLine($"veritee serve: policy management bearer token in {file}");
         return File.ReadAllText(file).Trim();
+    }
+
+    /// <summary>A key or token file other users can open is refused, naming the file and the chmod that fixes it.</summary>
+    private static void RequirePrivate(FileInfo? file)
+    {
+        if (file is { Exists: true } && PrivateFiles.Exposure(file.FullName) is { } problem)
+        {
+            throw new CliException(problem);
+        }
+    }
+
+    /// <summary>What an operator must know before relying on this instance: simulation, plain HTTP beyond loopback, the collateral sources.</summary>
+    private static void Warn(CliIo io, ServiceOptions options, IReadOnlyList<ListenAddress> listen)
+    {
+        if (options.SimulationPlatformDirectory is not null || options.SimulationCollateralDirectory is not null)
+        {
+            io.Error.WriteLine("veritee serve: WARNING: SIMULATION MODE: quotes of a simulated SGX platform are accepted; their tokens are marked veritee-simulated: true and PROVE NOTHING about real hardware. Never rely on them in production.");
+        }
+
+        foreach (var address in listen.Where(a => a.Scheme == "http" && !a.IsLoopback))
+        {
+            io.Error.WriteLine($"veritee serve: WARNING: {address.Text} serves plain HTTP beyond this machine: tokens, policies and the admin bearer token cross the network unencrypted; use https:// with --tls-cert, or a TLS proxy in front of a loopback address.");
+        }
+
+        var sources = new List<string>();
+        if (options.CollateralDirectory is { } folder)
+        {
+            sources.Add("folder " + folder);
+        }
+
+        if (options.CollateralServiceUrl is { } service)
+        {
+            sources.Add($"collateral service {service.Scheme}://{service.Authority}{service.AbsolutePath}");
+        }
+
+        if (options.SimulationPlatformDirectory is { } platform)
+        {
+            sources.Add("simulated platform " + platform);
+        }
+
+        if (options.SimulationCollateralDirectory is { } simulation)
+        {
+            sources.Add("simulation collateral " + simulation);
+        }
+
+        if (sources.Count == 0)
+        {
+            io.Error.WriteLine("veritee serve: WARNING: no collateral source: every attestation fails until the service is started with --collateral DIR, --collateral-service intel|azure|URL or --simulation.");
+        }
+        else
+        {
+            io.Out.WriteLine("veritee serve: collateral sources: " + string.Join("; ", sources));
+        }
     }
 }

@@ -31,6 +31,10 @@ public sealed class SimulatedPlatform : IDisposable
         "tcb-signing.cert.pem", "tcb-signing.key.pem", "pck.cert.pem", "pck.key.pem", "attestation-key.pem", "enclave-signer.key.pem",
     ];
 
+    /// <summary>The state files holding private keys (the service refuses to start when other users can open one).</summary>
+    public static readonly IReadOnlyList<string> SecretFiles =
+        ["root-ca.key.pem", "pck-processor-ca.key.pem", "tcb-signing.key.pem", "pck.key.pem", "attestation-key.pem", "enclave-signer.key.pem"];
+
     private SimulatedPlatform(string folder, PlatformProfile profile, Credential root, Credential processorCa, Credential tcbSigning, Credential pck, ECDsa attestationKey, RSA enclaveSigner)
     {
         Folder = folder;
@@ -203,7 +207,16 @@ public sealed class SimulatedPlatform : IDisposable
 
     private void Save()
     {
-        Directory.CreateDirectory(Folder);
+        // The folder 0700 and every file 0600 from creation: the keys here sign quotes and collateral.
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(Folder);
+        }
+        else
+        {
+            Directory.CreateDirectory(Folder, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+
         Root.Write(Folder, "root-ca");
         ProcessorCa.Write(Folder, "pck-processor-ca");
         TcbSigning.Write(Folder, "tcb-signing");
@@ -235,16 +248,22 @@ public sealed class SimulatedPlatform : IDisposable
         }
 
         stream.WriteByte((byte)'\n');
-        File.WriteAllBytes(Path.Combine(Folder, "platform.json"), stream.ToArray());
+        WritePrivate(Path.Combine(Folder, "platform.json"), stream.ToArray());
     }
 
-    internal static void WriteSecret(string path, string pem)
+    internal static void WriteSecret(string path, string pem) => WritePrivate(path, Encoding.ASCII.GetBytes(pem + "\n"));
+
+    /// <summary>Writes a new file created with mode 0600 (never chmod-ed afterwards, so never readable by others).</summary>
+    private static void WritePrivate(string path, byte[] content)
     {
-        File.WriteAllText(path, pem + "\n");
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
         if (!OperatingSystem.IsWindows())
         {
-            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
         }
+
+        using var stream = new FileStream(path, options);
+        stream.Write(content);
     }
 
     private static PlatformProfile ReadProfile(string path)
@@ -422,7 +441,7 @@ public sealed class SimulatedPlatform : IDisposable
 
         public void Write(string folder, string stem)
         {
-            File.WriteAllText(Path.Combine(folder, stem + ".cert.pem"), Certificate.ExportCertificatePem() + "\n");
+            WritePrivate(Path.Combine(folder, stem + ".cert.pem"), Encoding.ASCII.GetBytes(Certificate.ExportCertificatePem() + "\n"));
             WriteSecret(Path.Combine(folder, stem + ".key.pem"), Key.ExportPkcs8PrivateKeyPem());
         }
 

@@ -381,6 +381,11 @@ public sealed class AttestationEngine
             attempts.Add($"simulated platform: {result.Status.Name()} ({result.Detail})");
         }
 
+        if (attempts.Count == 0 && _collateral is null && _pcs is null && _platform is null && _simulation is null)
+        {
+            throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, $"no collateral is available for FMSPC {Convert.ToHexString(fmspc)}: this instance has no collateral source; start it with --collateral DIR, --collateral-service intel|azure|URL or --simulation");
+        }
+
         if (attempts.Count == 0)
         {
             throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, $"no collateral is available for FMSPC {Convert.ToHexString(fmspc)}");

@@ -16,8 +16,18 @@ public enum TrustModel
 /// <summary>Configuration of one service node.</summary>
 public sealed record ServiceOptions
 {
-    /// <summary>The instance URL used as token issuer and <c>jku</c> prefix (no trailing slash).</summary>
+    /// <summary>
+    /// The instance URL used as token issuer and <c>jku</c> prefix (no trailing slash). Never an unspecified address
+    /// (<c>0.0.0.0</c>, <c>[::]</c>); a listen address with port 0 is resolved to the bound port.
+    /// </summary>
     public required string InstanceUrl { get; init; }
+
+    /// <summary>
+    /// True when <see cref="InstanceUrl"/> is the first listen address rather than a configured name: a node on its
+    /// own SQLite store then follows its address across restarts. False (default), or on a shared PostgreSQL store,
+    /// the store's key stays bound to the instance URL it was created for, and another URL is refused.
+    /// </summary>
+    public bool InstanceUrlFromListenAddress { get; init; }
 
     /// <summary>
     /// PostgreSQL connection string for a store shared by several nodes; null: the embedded SQLite store in
@@ -86,8 +96,10 @@ public sealed record ServiceOptions
     public string? SimulationCollateralDirectory { get; init; }
 
     /// <summary>
-    /// 32-byte key-encryption key: the instance signing key is kept in the store sealed under it (AES-256-GCM). Null:
-    /// the key is stored as plain PKCS#8 (protect the database like the key).
+    /// 32-byte key-encryption key: the instance signing key is kept in the store sealed under it (AES-256-GCM); the key
+    /// is never stored in clear. Null: with SQLite, a random key generated into <c>DATA/key-encryption-key</c> (mode
+    /// 0600; in production move it to a secret store); with PostgreSQL, refused (unless
+    /// <see cref="InstanceKeyCertificate"/> is given).
     /// </summary>
     public byte[]? KeyEncryptionKey { get; init; }
 

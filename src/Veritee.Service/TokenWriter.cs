@@ -5,8 +5,14 @@ using System.Text.Json.Nodes;
 namespace Veritee.Service;
 
 /// <summary>Issues MAA-shaped JWTs: header <c>{"alg","jku","kid","typ"}</c>, canonical claims, RS256.</summary>
-public sealed class TokenWriter(InstanceSigningKey key, string instanceUrl)
+public sealed class TokenWriter(InstanceSigningKey key, InstanceAddress instance)
 {
+    /// <summary>Issues tokens under a fixed instance URL.</summary>
+    public TokenWriter(InstanceSigningKey key, string instanceUrl)
+        : this(key, new InstanceAddress(instanceUrl))
+    {
+    }
+
     /// <summary>Attestation token lifetime (MAA: 8 hours, not configurable).</summary>
     public static readonly TimeSpan AttestationLifetime = TimeSpan.FromHours(8);
 
@@ -14,13 +20,14 @@ public sealed class TokenWriter(InstanceSigningKey key, string instanceUrl)
     public static readonly TimeSpan ResultLifetime = TimeSpan.FromHours(1);
 
     /// <summary>The instance URL (issuer).</summary>
-    public string Issuer => instanceUrl;
+    public string Issuer => instance.Url;
 
     /// <summary>Adds iss/iat/nbf/exp and signs with the instance key; <paramref name="unsigned"/> gives an <c>alg: none</c> token.</summary>
     public string Issue(JsonObject claims, DateTimeOffset now, TimeSpan lifetime, bool unsigned = false)
     {
         ArgumentNullException.ThrowIfNull(claims);
         var iat = now.ToUnixTimeSeconds();
+        var instanceUrl = instance.Url;
         claims["iss"] = instanceUrl;
         claims["iat"] = iat;
         claims["nbf"] = iat;

@@ -20,30 +20,116 @@ public static partial class VeriteeServer
     /// <summary>api-versions accepted on every versioned route.</summary>
     public static readonly IReadOnlySet<string> ApiVersions = new HashSet<string>(StringComparer.Ordinal) { "2020-10-01", "2022-08-01" };
 
-    /// <summary>Creates the store, loads or creates the instance key, and builds the app listening on <paramref name="urls"/>.</summary>
+    /// <summary>The file in the data folder holding the generated key-encryption key when none is configured.</summary>
+    public const string KeyEncryptionKeyFileName = "key-encryption-key";
+
+    /// <summary>
+    /// Checks <paramref name="options"/> and <paramref name="urls"/> without touching the disk; throws
+    /// <see cref="ArgumentException"/> naming the option, or <see cref="InvalidOperationException"/> for a secret file
+    /// other users can open. Returns the listen addresses.
+    /// </summary>
+    public static IReadOnlyList<ListenAddress> Validate(ServiceOptions options, string urls)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var listen = ListenAddress.ParseList(urls);
+        if (!Uri.TryCreate(options.InstanceUrl, UriKind.Absolute, out var instance) || instance.Scheme is not ("http" or "https") ||
+            instance.Query.Length > 0 || instance.Fragment.Length > 0 || options.InstanceUrl.EndsWith('/'))
+        {
+            throw new ArgumentException($"--instance-url: '{options.InstanceUrl}' is not an http(s) URL without query or trailing slash");
+        }
+
+        // A token's iss and jku must name an address clients can reach; "any interface" is not one.
+        var unspecified = instance.HostNameType == UriHostNameType.IPv4 || instance.HostNameType == UriHostNameType.IPv6
+            ? IPAddress.Parse(instance.IdnHost).Equals(IPAddress.Any) || IPAddress.Parse(instance.IdnHost).Equals(IPAddress.IPv6Any)
+            : false;
+        if (unspecified || (options.InstanceUrlFromListenAddress && listen[0].IsUnspecified))
+        {
+            throw new ArgumentException(options.InstanceUrlFromListenAddress
+                ? $"--urls {listen[0].Text} listens on every interface, which is no address for the token issuer; give --instance-url with the URL clients use (e.g. https://attest.example.com)"
+                : $"--instance-url {options.InstanceUrl} is an unspecified address; give the URL clients use (e.g. https://attest.example.com)");
+        }
+
+        if (!instance.IsDefaultPort && instance.Port == 0 && !(options.InstanceUrlFromListenAddress && options.PostgresConnectionString is null))
+        {
+            throw new ArgumentException(options.InstanceUrlFromListenAddress
+                ? "nodes sharing a PostgreSQL store need --instance-url (port 0 differs on every node)"
+                : $"--instance-url {options.InstanceUrl} has port 0; give the port clients use");
+        }
+
+        if (listen.Any(a => a.Scheme == "https") && options.TlsCertificate is null)
+        {
+            throw new ArgumentException("an https:// address needs --tls-cert");
+        }
+
+        if (options.KeyEncryptionKey is { Length: not 32 })
+        {
+            throw new ArgumentException("the key-encryption key must be 32 bytes (AES-256)");
+        }
+
+        // A shared store has no private folder to hold a generated key-encryption key, and the key is never stored in clear.
+        if (options.PostgresConnectionString is not null && options.KeyEncryptionKey is null && options.InstanceKeyCertificate is null)
+        {
+            throw new ArgumentException("a PostgreSQL store keeps the instance key sealed: give --key-encryption-key-file (or $VERITEE_KEK) with the same key on every node, or --instance-key");
+        }
+
+        if (options.AdminAuthority is not null && (options.AdminAudience is not { Length: > 0 } || options.AdminRoles.Count == 0))
+        {
+            throw new ArgumentException("--admin-authority needs --admin-audience and at least one --admin-role (any tenant member can get a token for an audience)");
+        }
+
+        if (options.PerClientRequestsPerSecond < 0 || options.PerClientBurst < 0 || options.MaxConcurrentRequests < 0 || options.MaxQueuedRequests < 0)
+        {
+            throw new ArgumentException("rate and concurrency limits must not be negative");
+        }
+
+        if (options.SimulationCollateralDirectory is { } sim && !File.Exists(Path.Combine(sim, "trust_anchor.pem")))
+        {
+            throw new ArgumentException($"--simulation-collateral: folder {sim} has no trust_anchor.pem");
+        }
+
+        foreach (var secret in SecretFilesRead(options))
+        {
+            if (File.Exists(secret) && PrivateFiles.Exposure(secret) is { } problem)
+            {
+                throw new InvalidOperationException(problem);
+            }
+        }
+
+        return listen;
+    }
+
+    /// <summary>Secret files this node reads from its folders: the generated key-encryption key and the simulated platform's keys.</summary>
+    private static IEnumerable<string> SecretFilesRead(ServiceOptions options)
+    {
+        if (options.KeyEncryptionKey is null && options.InstanceKeyCertificate is null)
+        {
+            yield return Path.Combine(options.DataDirectory, KeyEncryptionKeyFileName);
+        }
+
+        if (options.SimulationPlatformDirectory is { } platform)
+        {
+            foreach (var name in Veritee.Enclave.SimulatedPlatform.SecretFiles)
+            {
+                yield return Path.Combine(platform, name);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Validates the options (before anything touches the disk), creates the data folder (0700) and store, loads or
+    /// creates the instance key (sealed), and builds the app listening on <paramref name="urls"/>.
+    /// </summary>
     public static async Task<WebApplication> BuildAsync(ServiceOptions options, string urls, TimeProvider? clock = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
         clock ??= TimeProvider.System;
-        Directory.CreateDirectory(options.DataDirectory);
+        Validate(options, urls);
+        var notes = new List<string>();
+        PrivateFiles.CreateFolder(options.DataDirectory);
         IServiceStore store = options.PostgresConnectionString is { } postgres
             ? new PostgresServiceStore(postgres)
             : new SqliteServiceStore(Path.Combine(options.DataDirectory, "veritee.db"));
         await store.InitializeAsync(cancellationToken).ConfigureAwait(false);
-        if (options.InstanceKeyCertificate is null && await store.GetInstanceKeyAsync(cancellationToken).ConfigureAwait(false) is null)
-        {
-            using var created = InstanceSigningKey.Create(options.InstanceUrl, clock.GetUtcNow());
-            var pkcs8 = created.ExportPkcs8();
-            var stored = pkcs8;
-            if (options.KeyEncryptionKey is { } kek)
-            {
-                stored = InstanceKeyProtector.Seal(pkcs8, kek);
-                CryptographicOperations.ZeroMemory(pkcs8);
-            }
-
-            await store.InsertInstanceKeyIfAbsentAsync(stored, created.Certificate.RawData, cancellationToken).ConfigureAwait(false);
-        }
-
         if (options.TrustModel == TrustModel.Isolated && (await store.GetSignersAsync(cancellationToken).ConfigureAwait(false)).Count == 0)
         {
             if (options.InitialSigners.Count == 0)
@@ -59,12 +145,13 @@ public static partial class VeriteeServer
 
         var key = options.InstanceKeyCertificate is { } mounted
             ? InstanceSigningKey.FromCertificate(mounted)
-            : await LoadStoredKeyAsync(store, options, cancellationToken).ConfigureAwait(false);
+            : await LoadStoredKeyAsync(store, options, clock, notes, cancellationToken).ConfigureAwait(false);
 
         // Nodes sharing a store are one instance: a node configured with another URL would sign tokens under another
-        // issuer with the same key.
+        // issuer with the same key. A single node on its own SQLite store whose URL is its listen address follows it.
         var keyInstance = key.Certificate.GetNameInfo(X509NameType.SimpleName, forIssuer: false);
-        if (options.InstanceKeyCertificate is null && !string.Equals(keyInstance, options.InstanceUrl, StringComparison.Ordinal))
+        var follows = options.InstanceUrlFromListenAddress && options.PostgresConnectionString is null;
+        if (options.InstanceKeyCertificate is null && !follows && !string.Equals(keyInstance, options.InstanceUrl, StringComparison.Ordinal))
         {
             key.Dispose();
             throw new InvalidOperationException($"the store's instance key was created for instance '{keyInstance}', but this node is configured as '{options.InstanceUrl}'; start it with --instance-url {keyInstance}, or use another data folder or database");
@@ -92,45 +179,128 @@ public static partial class VeriteeServer
         builder.Services.AddSingleton<IServiceStore>(store);
         builder.Services.AddSingleton(key);
         builder.Services.AddSingleton(clock);
-        builder.Services.AddSingleton(new TokenWriter(key, options.InstanceUrl));
+        var instanceAddress = new InstanceAddress(options.InstanceUrl);
+        builder.Services.AddSingleton(instanceAddress);
+        builder.Services.AddSingleton(new TokenWriter(key, instanceAddress));
         builder.Services.AddSingleton(new AttestationEngine(options, clock, new StoreCollateralCache(store), telemetry: telemetry));
         builder.Services.AddSingleton<PolicyCache>();
         builder.Services.AddSingleton(new AdminAuthorizer(options, clock));
         var app = builder.Build();
+        instanceAddress.Attach(app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>().Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>());
+        var startup = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Veritee.Service");
+        foreach (var note in notes)
+        {
+            LogStartupNote(startup, note);
+        }
+
         UseServiceMiddleware(app, options);
         MapOperationalRoutes(app, options);
         MapRoutes(app, options);
         return app;
     }
 
-    private static async Task<InstanceSigningKey> LoadStoredKeyAsync(IServiceStore store, ServiceOptions options, CancellationToken cancellationToken)
+    /// <summary>The instance URL tokens are issued under (a configured port 0 resolved to the bound port once the app runs).</summary>
+    public static string InstanceUrl(WebApplication app)
     {
-        var (stored, certificate) = (await store.GetInstanceKeyAsync(cancellationToken).ConfigureAwait(false))!.Value;
-        var isSealed = InstanceKeyProtector.IsSealed(stored);
-        if (isSealed && options.KeyEncryptionKey is null)
+        ArgumentNullException.ThrowIfNull(app);
+        return app.Services.GetRequiredService<TokenWriter>().Issuer;
+    }
+
+    /// <summary>
+    /// The store's instance key, created on first start; it is only ever stored sealed. A key an older Veritee stored in
+    /// clear is sealed in place on start. Without a configured key-encryption key (SQLite only) the one in
+    /// <c>DATA/key-encryption-key</c> is used, generated when the store has no sealed key yet.
+    /// </summary>
+    private static async Task<InstanceSigningKey> LoadStoredKeyAsync(IServiceStore store, ServiceOptions options, TimeProvider clock, List<string> notes, CancellationToken cancellationToken)
+    {
+        var kekFile = Path.Combine(options.DataDirectory, KeyEncryptionKeyFileName);
+        var kek = options.KeyEncryptionKey;
+        var stored = await store.GetInstanceKeyAsync(cancellationToken).ConfigureAwait(false);
+        if (stored is null || !InstanceKeyProtector.IsSealed(stored.Value.Pkcs8))
         {
-            throw new InvalidOperationException("the stored instance key is sealed; configure the key-encryption key it was sealed with");
+            kek ??= GeneratedKek(kekFile, notes);
+            if (stored is null)
+            {
+                using var created = InstanceSigningKey.Create(options.InstanceUrl, clock.GetUtcNow());
+                var pkcs8 = created.ExportPkcs8();
+                var sealedKey = InstanceKeyProtector.Seal(pkcs8, kek);
+                CryptographicOperations.ZeroMemory(pkcs8);
+                await store.InsertInstanceKeyIfAbsentAsync(sealedKey, created.Certificate.RawData, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                // An older Veritee kept the key in clear: seal it now (same key, so issued tokens stay valid).
+                var clear = stored.Value.Pkcs8;
+                using (InstanceSigningKey.Load(clear, stored.Value.Certificate))
+                {
+                    // Only a key that loads is sealed.
+                }
+
+                if (await store.ReplaceInstanceKeyAsync(clear, InstanceKeyProtector.Seal(clear, kek), cancellationToken).ConfigureAwait(false))
+                {
+                    notes.Add("the instance key was stored in clear by an older Veritee and is now sealed with the key-encryption key; if a copy of the store may have been taken, rotate it (start with a new data folder or database)");
+                }
+            }
+
+            stored = await store.GetInstanceKeyAsync(cancellationToken).ConfigureAwait(false);
+        }
+        else if (kek is null)
+        {
+            kek = File.Exists(kekFile)
+                ? ReadKekFile(kekFile)
+                : throw new InvalidOperationException("the stored instance key is sealed; configure the key-encryption key it was sealed with (--key-encryption-key-file or $VERITEE_KEK)");
         }
 
-        if (!isSealed && options.KeyEncryptionKey is not null)
+        var (sealedBytes, certificate) = stored!.Value;
+        if (!InstanceKeyProtector.IsSealed(sealedBytes))
         {
-            throw new InvalidOperationException("the stored instance key is not sealed, but a key-encryption key is configured; start without it, or with a new store");
+            throw new InvalidOperationException("the stored instance key is not sealed; another node stored it in clear");
         }
 
-        var pkcs8 = isSealed ? InstanceKeyProtector.Open(stored, options.KeyEncryptionKey!) : stored;
+        var plain = InstanceKeyProtector.Open(sealedBytes, kek);
         try
         {
-            return InstanceSigningKey.Load(pkcs8, certificate);
+            return InstanceSigningKey.Load(plain, certificate);
         }
         finally
         {
-            // Only the copy this method decrypted; a plain key's bytes belong to the store's answer.
-            if (isSealed)
-            {
-                CryptographicOperations.ZeroMemory(pkcs8);
-            }
+            CryptographicOperations.ZeroMemory(plain);
         }
     }
+
+    /// <summary>The key-encryption key in <paramref name="file"/>, generated there (0600, from the first byte) when absent.</summary>
+    private static byte[] GeneratedKek(string file, List<string> notes)
+    {
+        var fresh = RandomNumberGenerator.GetBytes(32);
+        if (PrivateFiles.TryCreate(file, Encoding.ASCII.GetBytes(Convert.ToHexStringLower(fresh) + "\n")))
+        {
+            notes.Add($"generated a key-encryption key in {file}; it seals the instance signing key in the store. In production keep it in a secret store and pass it with --key-encryption-key-file or $VERITEE_KEK");
+            return fresh;
+        }
+
+        CryptographicOperations.ZeroMemory(fresh);
+        return ReadKekFile(file);
+    }
+
+    private static byte[] ReadKekFile(string file)
+    {
+        if (PrivateFiles.Exposure(file) is { } problem)
+        {
+            throw new InvalidOperationException(problem);
+        }
+
+        try
+        {
+            return InstanceKeyProtector.ParseKek(File.ReadAllBytes(file));
+        }
+        catch (FormatException e)
+        {
+            throw new InvalidOperationException($"{file}: {e.Message}", e);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Note}")]
+    private static partial void LogStartupNote(ILogger logger, string note);
 
     private static async Task ErrorEnvelope(HttpContext context, RequestDelegate next)
     {
@@ -208,7 +378,7 @@ public static partial class VeriteeServer
         var attestLimit = new BodySizeLimit(options.MaxRequestBodyBytes);
         var managementLimit = new BodySizeLimit(options.MaxManagementRequestBodyBytes);
         app.MapGet("/certs", (HttpContext c, InstanceSigningKey key) => WriteJson(c, new JsonObject { ["keys"] = new JsonArray(key.Jwk()) }));
-        app.MapGet("/.well-known/openid-configuration", (HttpContext c, ServiceOptions o) => WriteJson(c, OpenIdConfiguration(o.InstanceUrl)));
+        app.MapGet("/.well-known/openid-configuration", (HttpContext c, TokenWriter t) => WriteJson(c, OpenIdConfiguration(t.Issuer)));
         app.MapPost("/attest/{type}", Attest).WithMetadata(attestLimit);
         app.MapGet("/policies/{type}", GetPolicy);
         app.MapPut("/policies/{type}", SetPolicy).WithMetadata(managementLimit);

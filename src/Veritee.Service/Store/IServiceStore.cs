@@ -34,6 +34,12 @@ public interface IServiceStore
     /// <summary>Stores the instance key unless one exists (first writer wins, so nodes agree on one key).</summary>
     Task InsertInstanceKeyIfAbsentAsync(byte[] pkcs8, byte[] certificate, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Replaces the stored private key bytes when they still equal <paramref name="expected"/> (sealing a key an older
+    /// Veritee stored in clear; the certificate stays); false when another node changed them first.
+    /// </summary>
+    Task<bool> ReplaceInstanceKeyAsync(byte[] expected, byte[] replacement, CancellationToken cancellationToken);
+
     /// <summary>The policy-management (signer) certificates, DER, in the order they were added.</summary>
     Task<IReadOnlyList<byte[]>> GetSignersAsync(CancellationToken cancellationToken);
 

@@ -133,6 +133,15 @@ public sealed class PostgresServiceStore : IServiceStore, IAsyncDisposable
     }
 
     /// <inheritdoc />
+    public async Task<bool> ReplaceInstanceKeyAsync(byte[] expected, byte[] replacement, CancellationToken cancellationToken)
+    {
+        await using var command = _source.CreateCommand("UPDATE veritee_instance_key SET pkcs8 = $1 WHERE id = 1 AND pkcs8 = $2");
+        command.Parameters.AddWithValue(replacement);
+        command.Parameters.AddWithValue(expected);
+        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1;
+    }
+
+    /// <inheritdoc />
     public async Task<IReadOnlyList<byte[]>> GetSignersAsync(CancellationToken cancellationToken)
     {
         await using var command = _source.CreateCommand("SELECT certificate FROM veritee_policy_signers ORDER BY added_seq");

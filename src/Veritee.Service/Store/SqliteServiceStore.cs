@@ -35,10 +35,12 @@ public sealed class SqliteServiceStore : IServiceStore
     ];
 
     private readonly string _connectionString;
+    private readonly string _path;
 
-    /// <summary>Opens (creating when absent) the database at <paramref name="path"/>.</summary>
+    /// <summary>Opens (creating when absent, mode 0600) the database at <paramref name="path"/>.</summary>
     public SqliteServiceStore(string path)
     {
+        _path = path;
         _connectionString = new SqliteConnectionStringBuilder
         {
             DataSource = path,
@@ -61,6 +63,14 @@ public sealed class SqliteServiceStore : IServiceStore
     /// <inheritdoc />
     public async Task InitializeAsync(CancellationToken cancellationToken)
     {
+        // SQLite would create the file 0644; created empty here it is private from the first byte, and SQLite gives its
+        // journal, WAL and shared-memory files the database file's mode. Files of an older Veritee are narrowed.
+        PrivateFiles.CreateEmpty(_path);
+        foreach (var suffix in new[] { "", "-journal", "-wal", "-shm" })
+        {
+            PrivateFiles.Restrict(_path + suffix);
+        }
+
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         await ExecuteAsync(connection, transaction, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)", cancellationToken).ConfigureAwait(false);
@@ -139,6 +149,24 @@ public sealed class SqliteServiceStore : IServiceStore
         command.Parameters.AddWithValue("$key", pkcs8);
         command.Parameters.AddWithValue("$cert", certificate);
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async Task<bool> ReplaceInstanceKeyAsync(byte[] expected, byte[] replacement, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using (var pragma = connection.CreateCommand())
+        {
+            // The space the replaced bytes occupied is zeroed, not left in the file's free pages.
+            pragma.CommandText = "PRAGMA secure_delete = ON";
+            await pragma.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await using var command = connection.CreateCommand();
+        command.CommandText = "UPDATE instance_key SET pkcs8 = $new WHERE id = 1 AND pkcs8 = $old";
+        command.Parameters.AddWithValue("$new", replacement);
+        command.Parameters.AddWithValue("$old", expected);
+        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1;
     }
 
     /// <inheritdoc />

@@ -27,6 +27,9 @@ public sealed class ClusterCollection : ICollectionFixture<ClusterFixture>
 public sealed class ClusterFixture : IAsyncLifetime
 {
     public const string AdminToken = "cluster-admin-token";
+
+    /// <summary>The instance's key-encryption key ($VERITEE_KEK of every node), generated per run.</summary>
+    public static readonly string KeyEncryptionKey = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
     public const int NodeCount = 3;
 
     private readonly string _folder = Path.Combine(Path.GetTempPath(), "veritee-cluster-" + Guid.NewGuid().ToString("N"));
@@ -405,6 +408,9 @@ public sealed class NodeProcess(int number, string cliDll, int port, string data
         }
 
         psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+
+        // A shared store keeps the instance key sealed: every node gets the same key-encryption key.
+        psi.Environment["VERITEE_KEK"] = ClusterFixture.KeyEncryptionKey;
         var process = Process.Start(psi) ?? throw new InvalidOperationException("could not start dotnet");
         process.OutputDataReceived += (_, e) => Append(e.Data);
         process.ErrorDataReceived += (_, e) => Append(e.Data);

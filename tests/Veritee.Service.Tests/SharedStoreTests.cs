@@ -7,9 +7,12 @@ namespace Veritee.Service.Tests;
 /// <summary>A service node on a shared PostgreSQL database.</summary>
 public sealed class PostgresNode(string connectionString) : ServiceFixture
 {
+    /// <summary>The key-encryption key every node of the instance is given (the shared store keeps the key sealed).</summary>
+    private static readonly byte[] SharedKek = System.Security.Cryptography.RandomNumberGenerator.GetBytes(32);
+
     /// <summary>Nodes of one instance share its URL (the load balancer's), whatever port each listens on.</summary>
     protected override ServiceOptions Configure(ServiceOptions options) =>
-        options with { PostgresConnectionString = connectionString, InstanceUrl = "https://attest.cluster.test" };
+        options with { PostgresConnectionString = connectionString, InstanceUrl = "https://attest.cluster.test", KeyEncryptionKey = SharedKek };
 }
 
 /// <summary>Two nodes on one PostgreSQL store behave as one instance.</summary>

@@ -16,7 +16,7 @@ public sealed class DataFolderTests : IDisposable
 
     private string Data => Path.Combine(_folder, "data");
 
-    private string KekFile => Path.Combine(Data, VeriteeServer.KeyEncryptionKeyFileName);
+    private string KekFile => Path.Combine(Data, "key-encryption-key");
 
     public void Dispose()
     {

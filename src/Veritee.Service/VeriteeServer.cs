@@ -95,7 +95,7 @@ public static partial class VeriteeServer
         builder.Services.AddSingleton(new TokenWriter(key, options.InstanceUrl));
         builder.Services.AddSingleton(new AttestationEngine(options, clock, new StoreCollateralCache(store), telemetry: telemetry));
         builder.Services.AddSingleton<PolicyCache>();
-        builder.Services.AddSingleton(new AdminAuthorizer(options, clock));
+        builder.Services.AddSingleton(sp => new AdminAuthorizer(options, clock, sp.GetRequiredService<ILoggerFactory>().CreateLogger("Veritee.Service.AdminAuthorizer")));
         var app = builder.Build();
         UseServiceMiddleware(app, options);
         MapOperationalRoutes(app, options);

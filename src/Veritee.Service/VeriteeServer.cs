@@ -24,12 +24,14 @@ public static partial class VeriteeServer
     public static async Task<WebApplication> BuildAsync(ServiceOptions options, string urls, TimeProvider? clock = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
+        var opsPorts = OpsPorts(options, urls);
         clock ??= TimeProvider.System;
         Directory.CreateDirectory(options.DataDirectory);
         IServiceStore store = options.PostgresConnectionString is { } postgres
             ? new PostgresServiceStore(postgres)
             : new SqliteServiceStore(Path.Combine(options.DataDirectory, "veritee.db"));
         await store.InitializeAsync(cancellationToken).ConfigureAwait(false);
+        store = options.StoreDecorator?.Invoke(store) ?? store;
         if (options.InstanceKeyCertificate is null && await store.GetInstanceKeyAsync(cancellationToken).ConfigureAwait(false) is null)
         {
             using var created = InstanceSigningKey.Create(options.InstanceUrl, clock.GetUtcNow());
@@ -70,15 +72,22 @@ public static partial class VeriteeServer
             throw new InvalidOperationException($"the store's instance key was created for instance '{keyInstance}', but this node is configured as '{options.InstanceUrl}'; start it with --instance-url {keyInstance}, or use another data folder or database");
         }
 
+        var tlsFiles = options.TlsCertificatePath is { } tlsPath ? new TlsCertificateReloader(tlsPath, options.TlsKeyPath) : null;
         var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls(urls);
+        builder.WebHost.UseUrls(opsPorts is null ? urls : urls + ";" + options.OpsUrls);
         builder.WebHost.UseKestrelHttpsConfiguration();
         builder.WebHost.ConfigureKestrel(k =>
         {
             // The largest of the endpoint limits; each endpoint lowers it to its own before the body is read.
             k.Limits.MaxRequestBodySize = Math.Max(options.MaxRequestBodyBytes, options.MaxManagementRequestBodyBytes);
-            k.AddServerHeader = true;
-            if (options.TlsCertificate is { } tls)
+            k.AddServerHeader = false;
+            if (tlsFiles is not null)
+            {
+                // Each new connection gets the current certificate: a renewed file is served without restart.
+                tlsFiles.Logger = k.ApplicationServices.GetRequiredService<ILoggerFactory>().CreateLogger("Veritee.Service.Tls");
+                k.ConfigureHttpsDefaults(https => https.ServerCertificateSelector = (_, _) => tlsFiles.Current);
+            }
+            else if (options.TlsCertificate is { } tls)
             {
                 k.ConfigureHttpsDefaults(https => https.ServerCertificate = tls);
             }
@@ -90,6 +99,7 @@ public static partial class VeriteeServer
         builder.Services.AddSingleton(_ => telemetry);
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton<IServiceStore>(store);
+        builder.Services.AddSingleton(new StoreProbe(store));
         builder.Services.AddSingleton(key);
         builder.Services.AddSingleton(clock);
         builder.Services.AddSingleton(new TokenWriter(key, options.InstanceUrl));
@@ -154,6 +164,11 @@ public static partial class VeriteeServer
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
         {
             // The client went away; nothing to answer.
+        }
+        catch (Npgsql.PostgresException e) when (e.SqlState.StartsWith("22", StringComparison.Ordinal))
+        {
+            // SQLSTATE class 22 (data exception): the request's data, not the store, is at fault; retrying cannot help.
+            await WriteError(context, HttpStatusCode.BadRequest, MaaErrorCodes.InvalidParameter, $"the store refused a value of this request as invalid (SQLSTATE {e.SqlState})").ConfigureAwait(false);
         }
         catch (Exception e) when (e is Microsoft.Data.Sqlite.SqliteException or Npgsql.NpgsqlException or TimeoutException)
         {
@@ -305,6 +320,12 @@ public static partial class VeriteeServer
         var jws = ParsePolicyJws(Encoding.UTF8.GetString(await ReadBody(context).ConfigureAwait(false)));
         await AuthorizeChange(context, options, store, jws.VerifySignature(), jws.SignerCertificate).ConfigureAwait(false);
         var text = jws.PolicyText ?? throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, "the policy token has an empty payload; use :reset to remove a policy");
+        if (text.IndexOf('\0', StringComparison.Ordinal) is var nul and >= 0)
+        {
+            // Refused on every store alike (PostgreSQL cannot keep it): a permanent input error, not a store failure.
+            throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, $"the policy text contains a NUL character (U+0000) at offset {nul}; policies must not contain NUL");
+        }
+
         _ = PolicyCompiler.Compile(text);
         var signer = jws.SignerCertificate is { } cert ? PolicyCertificateJws.SignerJwk(cert) : null;
         await policies.SetAsync(new StoredPolicy(canonical, jws.Jws.Text, text, signer), context.RequestAborted).ConfigureAwait(false);

@@ -155,8 +155,14 @@ public sealed class SlowOidcAuthorityTests : IAsyncLifetime
         protected override ServiceOptions Configure(ServiceOptions options) =>
             options with
             {
-                AdminToken = null, AdminAuthority = authority, AdminAudience = Audience, AdminRoles = ["Veritee.Admin"], AdminAuthorityRequireHttps = false,
-                RequestTimeout = TimeSpan.FromSeconds(1), MaxConcurrentRequests = 1, MaxQueuedRequests = 0,
+                AdminToken = null,
+                AdminAuthority = authority,
+                AdminAudience = Audience,
+                AdminRoles = ["Veritee.Admin"],
+                AdminAuthorityRequireHttps = false,
+                RequestTimeout = TimeSpan.FromSeconds(1),
+                MaxConcurrentRequests = 1,
+                MaxQueuedRequests = 0,
             };
     }
 

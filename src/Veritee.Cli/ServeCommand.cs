@@ -28,7 +28,7 @@ internal static class ServeCommand
         var platform = new Option<string?>("--platform") { Description = "Simulated platform folder (default: the one 'veritee genquote --simulate' uses, $VERITEE_PLATFORM_DIR or ~/.veritee/platform)." };
         var storeKind = new Option<string>("--store") { Description = "sqlite (embedded, in --data) or postgres (shared by several nodes; needs --connection-string).", DefaultValueFactory = _ => "sqlite" };
         var connection = new Option<string?>("--connection-string") { Description = "PostgreSQL connection string for --store postgres (default: $VERITEE_POSTGRES)." };
-        var tlsCert = new Option<FileInfo?>("--tls-cert") { Description = "Certificate for https:// addresses: PKCS#12 (.pfx/.p12) or PEM with its key in --tls-key." };
+        var tlsCert = new Option<FileInfo?>("--tls-cert") { Description = "Certificate for https:// addresses: PKCS#12 (.pfx/.p12) or PEM with its key in --tls-key. A renewed file is served to new connections without restart; responses over https carry HSTS." };
         var tlsKey = new Option<FileInfo?>("--tls-key") { Description = "PEM private key of a PEM --tls-cert." };
         var kekFile = new Option<FileInfo?>("--key-encryption-key-file") { Description = "File with a 32-byte key (raw, hex or base64, mode 0600) that seals the instance signing key in the store (default: $VERITEE_KEK, base64 or hex; else, SQLite only, a key generated into DATA/key-encryption-key: move it to a secret store in production). Required on PostgreSQL unless --instance-key." };
         var instanceKey = new Option<FileInfo?>("--instance-key") { Description = "PKCS#12 file with the instance's RSA signing key and certificate, used instead of the store (mount the same file on every node)." };
@@ -46,12 +46,16 @@ internal static class ServeCommand
         var otlp = new Option<string?>("--otlp-endpoint") { Description = "OpenTelemetry collector (OTLP/gRPC, e.g. http://127.0.0.1:4317) for traces and metrics; default: no traces." };
         var logLevel = new Option<string>("--log-level") { Description = "trace, debug (a line for every request), information (a line for every failed request), warning (server errors only), error, critical or none.", DefaultValueFactory = _ => "information" };
         var logFormat = new Option<string>("--log-format") { Description = "Console log format: text (one line per event) or json.", DefaultValueFactory = _ => "text" };
+        var opsUrls = new Option<string?>("--ops-urls") { Description = "Serve /health/* and the metrics endpoint on these address(es) instead (';'-separated, explicit ports, e.g. http://127.0.0.1:9090); the --urls addresses then answer them 404." };
+        var logClientAddress = new Option<string>("--log-client-address") { Description = "Client addresses in request logs: hash (a per-process keyed hash: one client's requests correlate, the address is not kept), on (the address) or off.", DefaultValueFactory = _ => "hash" };
         var command = new Command("serve", "Run the MAA-compatible attestation service (attest, policies, /certs, OpenID metadata).");
         foreach (var option in new Option[] { urls, data, instance, storeKind, connection, trust, signers, admin, authority, audience, roles, acceptTcb, collateral, collateralService, rootCrl, pcsKey, simulation, platform, simulationCollateral, tlsCert, tlsKey, kekFile, instanceKey, instanceKeyPassword, rateLimit, rateBurst, maxConcurrency, maxQueue, requestTimeout, maxAttestBody, maxManagementBody, trustedProxies, metrics, otlp, logLevel, logFormat })
         {
             command.Options.Add(option);
         }
 
+        command.Options.Add(opsUrls);
+        command.Options.Add(logClientAddress);
         command.SetAction(VeriteeCommand.Guard(parse =>
         {
             var listen = parse.GetValue(urls)!;
@@ -100,6 +104,16 @@ internal static class ServeCommand
                     ? parse.GetValue(platform) ?? Veritee.Enclave.SimulatedPlatform.DefaultFolder
                     : parse.GetValue(platform) is null ? null : throw new CliException("--platform needs --simulation"),
                 TlsCertificate = LoadTls(parse.GetValue(tlsCert), parse.GetValue(tlsKey)),
+                TlsCertificatePath = parse.GetValue(tlsCert)?.FullName,
+                TlsKeyPath = parse.GetValue(tlsKey)?.FullName,
+                OpsUrls = parse.GetValue(opsUrls),
+                LogClientAddress = parse.GetValue(logClientAddress)!.ToUpperInvariant() switch
+                {
+                    "HASH" => ClientAddressLogging.Hash,
+                    "ON" => ClientAddressLogging.On,
+                    "OFF" => ClientAddressLogging.Off,
+                    var other => throw new CliException($"--log-client-address must be hash, on or off, not '{other.ToLowerInvariant()}'"),
+                },
                 KeyEncryptionKey = LoadKek(parse.GetValue(kekFile)),
                 InstanceKeyCertificate = parse.GetValue(instanceKey) is { } pfx
                     ? LoadPkcs12(pfx, parse.GetValue(instanceKeyPassword) ?? Environment.GetEnvironmentVariable("VERITEE_INSTANCE_KEY_PASSWORD"))

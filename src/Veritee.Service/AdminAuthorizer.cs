@@ -2,8 +2,6 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.IdentityModel.JsonWebTokens;
-using Microsoft.IdentityModel.Protocols;
-using Microsoft.IdentityModel.Protocols.OpenIdConnect;
 using Microsoft.IdentityModel.Tokens;
 
 namespace Veritee.Service;
@@ -12,15 +10,18 @@ namespace Veritee.Service;
 /// Authorizes management requests by bearer token: the static development admin token, or an access token issued by
 /// the configured OpenID Connect authority for the configured audience. Never anonymous when neither is configured.
 /// </summary>
-public sealed class AdminAuthorizer
+public sealed class AdminAuthorizer : IDisposable
 {
     private readonly ServiceOptions _options;
     private readonly TimeProvider _clock;
-    private readonly ConfigurationManager<OpenIdConnectConfiguration>? _authority;
+    private readonly OidcMetadata? _authority;
     private readonly JsonWebTokenHandler _handler = new();
 
-    /// <summary>Creates the authorizer; with an authority, its metadata is fetched lazily and cached.</summary>
-    public AdminAuthorizer(ServiceOptions options, TimeProvider clock)
+    /// <summary>
+    /// Creates the authorizer; with an authority, its metadata is fetched on first use, cached and refreshed in the
+    /// background (fetch failures are logged to <paramref name="logger"/>).
+    /// </summary>
+    public AdminAuthorizer(ServiceOptions options, TimeProvider clock, Microsoft.Extensions.Logging.ILogger? logger = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         _options = options;
@@ -37,10 +38,8 @@ public sealed class AdminAuthorizer
                 throw new InvalidOperationException("an admin authority needs at least one admin role or scope (any tenant member can get a token for an audience)");
             }
 
-            _authority = new ConfigurationManager<OpenIdConnectConfiguration>(
-                authority.TrimEnd('/') + "/.well-known/openid-configuration",
-                new OpenIdConnectConfigurationRetriever(),
-                new HttpDocumentRetriever { RequireHttps = options.AdminAuthorityRequireHttps });
+            _authority = new OidcMetadata(authority.TrimEnd('/') + "/.well-known/openid-configuration", options.AdminAuthorityRequireHttps,
+                logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
         }
     }
 
@@ -75,15 +74,8 @@ public sealed class AdminAuthorizer
 
     private async Task<bool> ValidateAsync(string token, CancellationToken cancellationToken)
     {
-        OpenIdConnectConfiguration configuration;
-        try
-        {
-            configuration = await _authority!.GetConfigurationAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (InvalidOperationException)
-        {
-            throw new MaaException(HttpStatusCode.ServiceUnavailable, MaaErrorCodes.ServiceUnavailable, "the OpenID Connect authority is unreachable; retry later");
-        }
+        // Waits at most until the request is cancelled (its timeout); 503 when the authority cannot be read.
+        var configuration = await _authority!.GetAsync(cancellationToken).ConfigureAwait(false);
 
         var parameters = new TokenValidationParameters
         {
@@ -103,11 +95,13 @@ public sealed class AdminAuthorizer
         var result = await _handler.ValidateTokenAsync(token, parameters).ConfigureAwait(false);
         if (!result.IsValid && result.Exception is SecurityTokenSignatureKeyNotFoundException)
         {
-            // Keys may have rolled over: refresh the metadata once and retry.
-            _authority!.RequestRefresh();
-            configuration = await _authority.GetConfigurationAsync(cancellationToken).ConfigureAwait(false);
-            parameters.IssuerSigningKeys = configuration.SigningKeys;
-            result = await _handler.ValidateTokenAsync(token, parameters).ConfigureAwait(false);
+            // Keys may have rolled over: refresh the metadata (at most every few minutes) and retry.
+            if (await _authority!.RefreshAsync(cancellationToken).ConfigureAwait(false) is { } refreshed)
+            {
+                parameters.ValidIssuer = refreshed.Issuer;
+                parameters.IssuerSigningKeys = refreshed.SigningKeys;
+                result = await _handler.ValidateTokenAsync(token, parameters).ConfigureAwait(false);
+            }
         }
 
         return result.IsValid && HasAdminRole(result.ClaimsIdentity);
@@ -119,4 +113,7 @@ public sealed class AdminAuthorizer
             .Concat(identity.Claims.Where(c => c.Type is "scp" or "scope").SelectMany(c => c.Value.Split(' ', StringSplitOptions.RemoveEmptyEntries)));
         return granted.Any(g => _options.AdminRoles.Contains(g, StringComparer.Ordinal));
     }
+
+    /// <inheritdoc />
+    public void Dispose() => _authority?.Dispose();
 }

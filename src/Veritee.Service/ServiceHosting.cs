@@ -33,9 +33,6 @@ public static partial class VeriteeServer
 
     private const string ErrorCodeItem = "veritee.error-code";
 
-    /// <summary>How long a readiness check waits for the store.</summary>
-    private static readonly TimeSpan StoreProbeTimeout = TimeSpan.FromSeconds(2);
-
     /// <summary>How long a request that failed for want of collateral keeps the node "not ready".</summary>
     private static readonly TimeSpan CollateralFailureWindow = TimeSpan.FromSeconds(60);
 
@@ -80,7 +77,8 @@ public static partial class VeriteeServer
 
     private static void ConfigureLimits(WebApplicationBuilder builder, ServiceOptions options, ServiceTelemetry telemetry)
     {
-        if (options.PerClientRequestsPerSecond < 0 || options.PerClientBurst < 0 || options.MaxConcurrentRequests < 0 || options.MaxQueuedRequests < 0)
+        if (options.PerClientRequestsPerSecond < 0 || options.PerClientBurst < 0 || options.MaxConcurrentRequests < 0 || options.MaxQueuedRequests < 0 ||
+            options.OpsRequestsPerSecond < 0 || options.OpsMaxConcurrentRequests < 0)
         {
             throw new ArgumentException("rate and concurrency limits must not be negative");
         }
@@ -94,8 +92,9 @@ public static partial class VeriteeServer
                 var perClient = rejected.Lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter);
                 telemetry.Rejected(perClient ? "rate" : "concurrency");
                 var seconds = perClient ? Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)) : 1;
+                var limit = IsOperational(rejected.HttpContext) ? options.OpsRequestsPerSecond : options.PerClientRequestsPerSecond;
                 var message = perClient
-                    ? $"too many requests from this client (limit {options.PerClientRequestsPerSecond}/s); retry after {seconds} s"
+                    ? $"too many requests from this client (limit {limit}/s); retry after {seconds} s"
                     : "the service is at its concurrency limit; retry later";
                 return new ValueTask(WriteError(rejected.HttpContext, HttpStatusCode.TooManyRequests, MaaErrorCodes.TooManyRequests, message, seconds));
             };
@@ -121,36 +120,56 @@ public static partial class VeriteeServer
 
     private static PartitionedRateLimiter<HttpContext> PerClientLimiter(ServiceOptions options)
     {
-        var rate = options.PerClientRequestsPerSecond;
+        // /health/* and metrics have a budget of their own (OperationalEndpoint), so each client has two buckets.
+        var main = Bucket(options.PerClientRequestsPerSecond, options.PerClientBurst);
+        var ops = Bucket(options.OpsRequestsPerSecond, 0);
+        return PartitionedRateLimiter.Create<HttpContext, (bool Ops, IPAddress Client)>(context =>
+        {
+            var operational = IsOperational(context);
+            return (operational ? ops : main) is { } bucket
+                ? RateLimitPartition.GetTokenBucketLimiter((operational, ClientAddress(context)), _ => bucket)
+                : RateLimitPartition.GetNoLimiter((operational, IPAddress.None));
+        });
+    }
+
+    /// <summary>A client's token bucket for <paramref name="rate"/> requests/s; null when the rate is 0 (off).</summary>
+    private static TokenBucketRateLimiterOptions? Bucket(int rate, int burst)
+    {
         if (rate == 0)
         {
-            return PartitionedRateLimiter.Create<HttpContext, int>(_ => RateLimitPartition.GetNoLimiter(0));
+            return null;
         }
 
         // Refilled ten times a second (once a second below 10/s) so a client's budget is smooth, not a per-second cliff.
         var perPeriod = rate >= 10 ? rate / 10 : rate;
         var period = rate >= 10 ? TimeSpan.FromMilliseconds(100) : TimeSpan.FromSeconds(1);
-        var bucket = new TokenBucketRateLimiterOptions
+        return new TokenBucketRateLimiterOptions
         {
-            TokenLimit = options.PerClientBurst > 0 ? options.PerClientBurst : rate,
+            TokenLimit = burst > 0 ? burst : rate,
             TokensPerPeriod = perPeriod,
             ReplenishmentPeriod = period,
             QueueLimit = 0,
             AutoReplenishment = true,
         };
-        return PartitionedRateLimiter.Create<HttpContext, IPAddress>(context =>
-            RateLimitPartition.GetTokenBucketLimiter(ClientAddress(context), _ => bucket));
     }
 
     private static PartitionedRateLimiter<HttpContext> ConcurrencyLimiter(ServiceOptions options) =>
-        options.MaxConcurrentRequests == 0
-            ? PartitionedRateLimiter.Create<HttpContext, int>(_ => RateLimitPartition.GetNoLimiter(0))
-            : PartitionedRateLimiter.Create<HttpContext, int>(_ => RateLimitPartition.GetConcurrencyLimiter(0, _ => new ConcurrencyLimiterOptions
-            {
-                PermitLimit = options.MaxConcurrentRequests,
-                QueueLimit = options.MaxQueuedRequests,
-                QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
-            }));
+        PartitionedRateLimiter.Create<HttpContext, bool>(context =>
+        {
+            var operational = IsOperational(context);
+            var (permits, queue) = operational ? (options.OpsMaxConcurrentRequests, 2 * options.OpsMaxConcurrentRequests) : (options.MaxConcurrentRequests, options.MaxQueuedRequests);
+            return permits == 0
+                ? RateLimitPartition.GetNoLimiter(operational)
+                : RateLimitPartition.GetConcurrencyLimiter(operational, _ => new ConcurrencyLimiterOptions
+                {
+                    PermitLimit = permits,
+                    QueueLimit = queue,
+                    QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
+                });
+        });
+
+    /// <summary>True for <c>/health/*</c> and the metrics endpoint (limited apart, servable on their own port).</summary>
+    private static bool IsOperational(HttpContext context) => context.GetEndpoint()?.Metadata.GetMetadata<OperationalEndpoint>() is not null;
 
     /// <summary>The client's address (IPv4-mapped IPv6 folded to IPv4); <see cref="IPAddress.None"/> when unknown.</summary>
     private static IPAddress ClientAddress(HttpContext context) =>
@@ -209,11 +228,63 @@ public static partial class VeriteeServer
         }
 
         var requests = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Veritee.Service.Requests");
-        app.Use((context, next) => RequestLog(requests, context, next));
+        app.Use((context, next) => RequestLog(requests, context, next, options.LogClientAddress));
+        app.Use(StrictTransportSecurity);
         app.Use(ErrorEnvelope);
         app.Use(ApplyBodySizeLimit);
         app.UseRateLimiter();
+        if (OpsPorts(options) is { } opsPorts)
+        {
+            app.Use((context, next) => OpsPortFilter(context, next, opsPorts));
+        }
+
         app.UseRequestTimeouts();
+    }
+
+    /// <summary>
+    /// The ports of <see cref="ServiceOptions.OpsUrls"/> (explicit, none shared with <paramref name="urls"/>), or null
+    /// when the main addresses serve the operational endpoints.
+    /// </summary>
+    private static HashSet<int>? OpsPorts(ServiceOptions options, string? urls = null)
+    {
+        if (options.OpsUrls is not { } opsUrls)
+        {
+            return null;
+        }
+
+        static IEnumerable<BindingAddress> Parse(string list) =>
+            list.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(BindingAddress.Parse);
+        HashSet<int> ports;
+        try
+        {
+            ports = Parse(opsUrls).Select(a => a.Port).ToHashSet();
+            if (ports.Count == 0 || ports.Contains(0))
+            {
+                throw new ArgumentException($"the operations address(es) '{opsUrls}' need explicit ports");
+            }
+
+            if (urls is not null && Parse(urls).FirstOrDefault(a => ports.Contains(a.Port)) is { } shared)
+            {
+                throw new ArgumentException($"the operations address(es) '{opsUrls}' must not share port {shared.Port} with the service address(es)");
+            }
+        }
+        catch (FormatException e)
+        {
+            throw new ArgumentException($"the operations address(es) '{opsUrls}' are not valid listen addresses: {e.Message}", e);
+        }
+
+        return ports;
+    }
+
+    /// <summary>With an operations port, each side serves only its own endpoints; the rest is 404 with the envelope.</summary>
+    private static Task OpsPortFilter(HttpContext context, RequestDelegate next, HashSet<int> opsPorts)
+    {
+        if (IsOperational(context) != opsPorts.Contains(context.Connection.LocalPort))
+        {
+            throw new MaaException(HttpStatusCode.NotFound, MaaErrorCodes.NotFound, $"no operation at {SafeMethod(context.Request.Method)} {SafePath(context.Request.Path)} on this port");
+        }
+
+        return next(context);
     }
 
     private static Task ApplyBodySizeLimit(HttpContext context, RequestDelegate next)
@@ -232,7 +303,7 @@ public static partial class VeriteeServer
     /// count those; a flood must not become a log flood), Information for other client errors, Warning for server
     /// errors. A line costs about a tenth of an attestation's CPU, so the full access log is opt-in (<c>--log-level debug</c>).
     /// </summary>
-    private static async Task RequestLog(ILogger logger, HttpContext context, RequestDelegate next)
+    private static async Task RequestLog(ILogger logger, HttpContext context, RequestDelegate next, ClientAddressLogging clientAddress)
     {
         var start = Stopwatch.GetTimestamp();
         try
@@ -254,9 +325,38 @@ public static partial class VeriteeServer
             {
                 LogRequest(logger, level, SafeMethod(context.Request.Method), SafePath(context.Request.Path), status,
                     Math.Round(Stopwatch.GetElapsedTime(start).TotalMilliseconds, 2),
-                    context.Items.TryGetValue(ErrorCodeItem, out var code) ? code as string : null, context.TraceIdentifier, ClientAddress(context).ToString());
+                    context.Items.TryGetValue(ErrorCodeItem, out var code) ? code as string : null, context.TraceIdentifier, LoggedClient(context, clientAddress));
             }
         }
+    }
+
+    /// <summary>Key of the client-address hash in logs: random per process, so a logged tag cannot be mapped back to an address.</summary>
+    private static readonly byte[] ClientHashKey = System.Security.Cryptography.RandomNumberGenerator.GetBytes(32);
+
+    /// <summary>The client as request logs show it (<see cref="ServiceOptions.LogClientAddress"/>).</summary>
+    private static string LoggedClient(HttpContext context, ClientAddressLogging mode) => mode switch
+    {
+        ClientAddressLogging.On => ClientAddress(context).ToString(),
+        ClientAddressLogging.Off => "-",
+        _ => "h:" + Convert.ToHexStringLower(System.Security.Cryptography.HMACSHA256.HashData(ClientHashKey, ClientAddress(context).GetAddressBytes()).AsSpan(0, 8)),
+    };
+
+    /// <summary>
+    /// HSTS on every answer over https, errors included (added as the response starts, after any clearing); not for
+    /// <c>localhost</c>, where it would pin a developer's other local services to https. Browsers ignore it for IP addresses.
+    /// </summary>
+    private static Task StrictTransportSecurity(HttpContext context, RequestDelegate next)
+    {
+        if (context.Request.IsHttps && !string.Equals(context.Request.Host.Host, "localhost", StringComparison.OrdinalIgnoreCase))
+        {
+            context.Response.OnStarting(static state =>
+            {
+                ((HttpContext)state).Response.Headers.StrictTransportSecurity = "max-age=31536000";
+                return Task.CompletedTask;
+            }, context);
+        }
+
+        return next(context);
     }
 
     [LoggerMessage(EventId = 100, EventName = "Request",
@@ -286,46 +386,32 @@ public static partial class VeriteeServer
 
     private static void MapOperationalRoutes(WebApplication app, ServiceOptions options)
     {
+        // Limited by their own small budgets (OperationalEndpoint), not the main ones; the store probe has its own timeout.
         app.MapGet(LivePath, (HttpContext c) => WriteJson(c, new JsonObject { ["status"] = "live" }))
-            .DisableRateLimiting().DisableRequestTimeout();
-        app.MapGet(ReadyPath, Ready).DisableRateLimiting().DisableRequestTimeout();
+            .WithMetadata(OperationalEndpoint.Instance).DisableRequestTimeout();
+        app.MapGet(ReadyPath, Ready).WithMetadata(OperationalEndpoint.Instance).DisableRequestTimeout();
         if (options.MetricsPath is { } metrics)
         {
-            app.MapPrometheusScrapingEndpoint(metrics).DisableRateLimiting().DisableRequestTimeout();
+            app.MapPrometheusScrapingEndpoint(metrics).WithMetadata(OperationalEndpoint.Instance).DisableRequestTimeout();
         }
     }
 
     /// <summary>
-    /// Ready when the store answers a trivial query within 2 s and, where configured, the collateral folders exist and
+    /// Ready when the store answered a trivial query within 2 s (at most a second ago) and, where configured, the collateral folders exist and
     /// the collateral service has not just failed a request for want of collateral (judged from real requests: a
     /// probe never calls Intel). 200 or 503 with the checks as JSON.
     /// </summary>
-    private static async Task Ready(HttpContext context, IServiceStore store, AttestationEngine engine, ServiceOptions options, TimeProvider clock)
+    private static async Task Ready(HttpContext context, StoreProbe probe, AttestationEngine engine, ServiceOptions options, TimeProvider clock)
     {
         var ready = true;
         var checks = new JsonObject();
-        var started = Stopwatch.GetTimestamp();
-        using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted))
-        {
-            timeout.CancelAfter(StoreProbeTimeout);
-            var kind = options.PostgresConnectionString is null ? "sqlite" : "postgresql";
-            try
-            {
-                await store.PingAsync(timeout.Token).ConfigureAwait(false);
-                checks["store"] = new JsonObject { ["status"] = "ok", ["kind"] = kind, ["durationMs"] = ElapsedMs(started) };
-            }
-            catch (Exception e) when (e is not OperationCanceledException || !context.RequestAborted.IsCancellationRequested)
-            {
-                ready = false;
-                checks["store"] = new JsonObject
-                {
-                    ["status"] = "unreachable",
-                    ["kind"] = kind,
-                    ["durationMs"] = ElapsedMs(started),
-                    ["error"] = e is OperationCanceledException ? "no answer within " + StoreProbeTimeout.TotalSeconds.ToString(CultureInfo.InvariantCulture) + " s" : e.GetType().Name,
-                };
-            }
-        }
+        // One ping at most about once a second, shared by every probe meanwhile (StoreProbe).
+        var kind = options.PostgresConnectionString is null ? "sqlite" : "postgresql";
+        var store = await probe.CheckAsync().WaitAsync(context.RequestAborted).ConfigureAwait(false);
+        ready &= store.Ok;
+        checks["store"] = store.Ok
+            ? new JsonObject { ["status"] = "ok", ["kind"] = kind, ["durationMs"] = store.DurationMs }
+            : new JsonObject { ["status"] = "unreachable", ["kind"] = kind, ["durationMs"] = store.DurationMs, ["error"] = store.Error };
 
         var collateral = new JsonObject();
         foreach (var (name, folder) in new[] { ("folder", options.CollateralDirectory), ("simulationFolder", options.SimulationCollateralDirectory), ("simulatedPlatform", options.SimulationPlatformDirectory) })
@@ -366,4 +452,76 @@ public static partial class VeriteeServer
         BadHttpRequestException => "rejected",
         _ => "error",
     };
+}
+
+/// <summary>Marks <c>/health/*</c> and the metrics endpoint: their own rate and concurrency limits, their own port.</summary>
+internal sealed class OperationalEndpoint
+{
+    public static readonly OperationalEndpoint Instance = new();
+}
+
+/// <summary>The result of one store ping.</summary>
+/// <param name="Ok">The store answered.</param>
+/// <param name="DurationMs">How long the ping took.</param>
+/// <param name="Error">Why it failed (an exception type or the timeout), else null.</param>
+internal sealed record StoreCheck(bool Ok, double DurationMs, string? Error);
+
+/// <summary>
+/// The readiness probe's store check: one ping in flight at a time, its result reused for <see cref="CacheFor"/>, so
+/// however many probes arrive the store sees about one query a second.
+/// </summary>
+internal sealed class StoreProbe(IServiceStore store)
+{
+    /// <summary>How long a ping's result answers probes.</summary>
+    internal static readonly TimeSpan CacheFor = TimeSpan.FromSeconds(1);
+
+    /// <summary>How long a ping waits for the store.</summary>
+    internal static readonly TimeSpan Timeout = TimeSpan.FromSeconds(2);
+
+    private readonly Lock _gate = new();
+    private Task<StoreCheck>? _last;
+    private long _completedAt;
+
+    /// <summary>The cached result, the ping in flight, or a new ping.</summary>
+    public Task<StoreCheck> CheckAsync()
+    {
+        lock (_gate)
+        {
+            if (_last is { IsCompleted: false } || (_last is not null && Stopwatch.GetElapsedTime(_completedAt) < CacheFor))
+            {
+                return _last;
+            }
+
+            _last = Task.Run(PingAsync);
+            return _last;
+        }
+    }
+
+    private async Task<StoreCheck> PingAsync()
+    {
+        var started = Stopwatch.GetTimestamp();
+        StoreCheck result;
+        using (var timeout = new CancellationTokenSource(Timeout))
+        {
+            try
+            {
+                await store.PingAsync(timeout.Token).ConfigureAwait(false);
+                result = new StoreCheck(true, Elapsed(started), null);
+            }
+            catch (Exception e)
+            {
+                result = new StoreCheck(false, Elapsed(started),
+                    e is OperationCanceledException ? "no answer within " + Timeout.TotalSeconds.ToString(CultureInfo.InvariantCulture) + " s" : e.GetType().Name);
+            }
+        }
+
+        lock (_gate)
+        {
+            _completedAt = Stopwatch.GetTimestamp();
+        }
+
+        return result;
+    }
+
+    private static double Elapsed(long started) => Math.Round(Stopwatch.GetElapsedTime(started).TotalMilliseconds, 2);
 }

@@ -13,6 +13,19 @@ public enum TrustModel
     Isolated,
 }
 
+/// <summary>How request logs show the client's address.</summary>
+public enum ClientAddressLogging
+{
+    /// <summary>A keyed hash of the address (key random per process): one client's requests correlate within a run, the address cannot be read back.</summary>
+    Hash,
+
+    /// <summary>The address itself (for blocking abusive clients from the logs; it is personal data in many jurisdictions).</summary>
+    On,
+
+    /// <summary>No address (<c>-</c>).</summary>
+    Off,
+}
+
 /// <summary>Configuration of one service node.</summary>
 public sealed record ServiceOptions
 {
@@ -184,4 +197,40 @@ public sealed record ServiceOptions
 
     /// <summary>Extra logger providers (tests capture logs with one); the console logger is always added.</summary>
     public IReadOnlyList<Microsoft.Extensions.Logging.ILoggerProvider> LoggerProviders { get; init; } = [];
+
+    /// <summary>
+    /// Requests per second one client may send to <c>/health/*</c> and the metrics endpoint, a budget of their own
+    /// (apart from <see cref="PerClientRequestsPerSecond"/>, so probes still answer a client that is limited, and a
+    /// probe flood cannot take attestation capacity); 0 turns it off. Default 10 (probes and scrapes come every few seconds).
+    /// </summary>
+    public int OpsRequestsPerSecond { get; init; } = 10;
+
+    /// <summary>
+    /// <c>/health/*</c> and metrics requests processed at once, a limit of their own (up to twice as many wait); 0 turns
+    /// it off. Default 4.
+    /// </summary>
+    public int OpsMaxConcurrentRequests { get; init; } = 4;
+
+    /// <summary>
+    /// Listen addresses (';'-separated, explicit ports, e.g. <c>http://127.0.0.1:9090</c>) that serve <c>/health/*</c>
+    /// and the metrics endpoint; when set, the main addresses no longer serve them (and these serve nothing else).
+    /// Null (default): the main addresses serve them.
+    /// </summary>
+    public string? OpsUrls { get; init; }
+
+    /// <summary>How request logs show client addresses (default <see cref="ClientAddressLogging.Hash"/>).</summary>
+    public ClientAddressLogging LogClientAddress { get; init; } = ClientAddressLogging.Hash;
+
+    /// <summary>
+    /// File of the TLS certificate (PKCS#12 <c>.pfx</c>/<c>.p12</c>, or PEM with its key in <see cref="TlsKeyPath"/>);
+    /// when set it is served instead of <see cref="TlsCertificate"/> and a renewed file is picked up without restart
+    /// (checked at most once a second, on new connections).
+    /// </summary>
+    public string? TlsCertificatePath { get; init; }
+
+    /// <summary>PEM private key file of a PEM <see cref="TlsCertificatePath"/>.</summary>
+    public string? TlsKeyPath { get; init; }
+
+    /// <summary>Wraps the store the service uses (tests count its calls).</summary>
+    internal Func<Store.IServiceStore, Store.IServiceStore>? StoreDecorator { get; init; }
 }

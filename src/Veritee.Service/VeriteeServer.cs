@@ -122,6 +122,7 @@ public static partial class VeriteeServer
     public static async Task<WebApplication> BuildAsync(ServiceOptions options, string urls, TimeProvider? clock = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
+        var opsPorts = OpsPorts(options, urls);
         clock ??= TimeProvider.System;
         Validate(options, urls);
         var notes = new List<string>();
@@ -130,6 +131,7 @@ public static partial class VeriteeServer
             ? new PostgresServiceStore(postgres)
             : new SqliteServiceStore(Path.Combine(options.DataDirectory, "veritee.db"));
         await store.InitializeAsync(cancellationToken).ConfigureAwait(false);
+        store = options.StoreDecorator?.Invoke(store) ?? store;
         if (options.TrustModel == TrustModel.Isolated && (await store.GetSignersAsync(cancellationToken).ConfigureAwait(false)).Count == 0)
         {
             if (options.InitialSigners.Count == 0)
@@ -157,15 +159,22 @@ public static partial class VeriteeServer
             throw new InvalidOperationException($"the store's instance key was created for instance '{keyInstance}', but this node is configured as '{options.InstanceUrl}'; start it with --instance-url {keyInstance}, or use another data folder or database");
         }
 
+        var tlsFiles = options.TlsCertificatePath is { } tlsPath ? new TlsCertificateReloader(tlsPath, options.TlsKeyPath) : null;
         var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls(urls);
+        builder.WebHost.UseUrls(opsPorts is null ? urls : urls + ";" + options.OpsUrls);
         builder.WebHost.UseKestrelHttpsConfiguration();
         builder.WebHost.ConfigureKestrel(k =>
         {
             // The largest of the endpoint limits; each endpoint lowers it to its own before the body is read.
             k.Limits.MaxRequestBodySize = Math.Max(options.MaxRequestBodyBytes, options.MaxManagementRequestBodyBytes);
-            k.AddServerHeader = true;
-            if (options.TlsCertificate is { } tls)
+            k.AddServerHeader = false;
+            if (tlsFiles is not null)
+            {
+                // Each new connection gets the current certificate: a renewed file is served without restart.
+                tlsFiles.Logger = k.ApplicationServices.GetRequiredService<ILoggerFactory>().CreateLogger("Veritee.Service.Tls");
+                k.ConfigureHttpsDefaults(https => https.ServerCertificateSelector = (_, _) => tlsFiles.Current);
+            }
+            else if (options.TlsCertificate is { } tls)
             {
                 k.ConfigureHttpsDefaults(https => https.ServerCertificate = tls);
             }
@@ -177,6 +186,7 @@ public static partial class VeriteeServer
         builder.Services.AddSingleton(_ => telemetry);
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton<IServiceStore>(store);
+        builder.Services.AddSingleton(new StoreProbe(store));
         builder.Services.AddSingleton(key);
         builder.Services.AddSingleton(clock);
         var instanceAddress = new InstanceAddress(options.InstanceUrl);
@@ -184,7 +194,7 @@ public static partial class VeriteeServer
         builder.Services.AddSingleton(new TokenWriter(key, instanceAddress));
         builder.Services.AddSingleton(new AttestationEngine(options, clock, new StoreCollateralCache(store), telemetry: telemetry));
         builder.Services.AddSingleton<PolicyCache>();
-        builder.Services.AddSingleton(new AdminAuthorizer(options, clock));
+        builder.Services.AddSingleton(sp => new AdminAuthorizer(options, clock, sp.GetRequiredService<ILoggerFactory>().CreateLogger("Veritee.Service.AdminAuthorizer")));
         var app = builder.Build();
         instanceAddress.Attach(app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>().Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>());
         var startup = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Veritee.Service");
@@ -324,6 +334,11 @@ public static partial class VeriteeServer
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
         {
             // The client went away; nothing to answer.
+        }
+        catch (Npgsql.PostgresException e) when (e.SqlState.StartsWith("22", StringComparison.Ordinal))
+        {
+            // SQLSTATE class 22 (data exception): the request's data, not the store, is at fault; retrying cannot help.
+            await WriteError(context, HttpStatusCode.BadRequest, MaaErrorCodes.InvalidParameter, $"the store refused a value of this request as invalid (SQLSTATE {e.SqlState})").ConfigureAwait(false);
         }
         catch (Exception e) when (e is Microsoft.Data.Sqlite.SqliteException or Npgsql.NpgsqlException or TimeoutException)
         {
@@ -475,6 +490,12 @@ public static partial class VeriteeServer
         var jws = ParsePolicyJws(Encoding.UTF8.GetString(await ReadBody(context).ConfigureAwait(false)));
         await AuthorizeChange(context, options, store, jws.VerifySignature(), jws.SignerCertificate).ConfigureAwait(false);
         var text = jws.PolicyText ?? throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, "the policy token has an empty payload; use :reset to remove a policy");
+        if (text.IndexOf('\0', StringComparison.Ordinal) is var nul and >= 0)
+        {
+            // Refused on every store alike (PostgreSQL cannot keep it): a permanent input error, not a store failure.
+            throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, $"the policy text contains a NUL character (U+0000) at offset {nul}; policies must not contain NUL");
+        }
+
         _ = PolicyCompiler.Compile(text);
         var signer = jws.SignerCertificate is { } cert ? PolicyCertificateJws.SignerJwk(cert) : null;
         await policies.SetAsync(new StoredPolicy(canonical, jws.Jws.Text, text, signer), context.RequestAborted).ConfigureAwait(false);

@@ -138,7 +138,7 @@ public sealed class RateLimitTests(RateLimitedServiceFixture service) : IClassFi
             Envelope.AssertError((JsonObject)JsonNode.Parse(await rejected.Content.ReadAsStringAsync())!, MaaErrorCodes.TooManyRequests);
         }
 
-        // The rate-limited client can still be probed: health and metrics are exempt.
+        // The rate-limited client can still be probed: health and metrics have a budget of their own.
         for (var i = 0; i < 5; i++)
         {
             using var live = await service.Http.GetAsync(service.BaseUrl + VeriteeServer.LivePath);

@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
 using Veritee.TestSupport;
@@ -14,6 +15,7 @@ namespace Veritee.Service.Tests;
 public sealed class FakeAuthority : IAsyncDisposable
 {
     private readonly WebApplication _app;
+    private int _metadataRequests;
 
     private FakeAuthority(WebApplication app, string url, RsaSecurityKey key)
     {
@@ -26,21 +28,37 @@ public sealed class FakeAuthority : IAsyncDisposable
 
     public RsaSecurityKey Key { get; }
 
-    public static async Task<FakeAuthority> StartAsync()
+    /// <summary>Requests for the metadata document so far.</summary>
+    public int MetadataRequests => Volatile.Read(ref _metadataRequests);
+
+    /// <summary>Starts the authority; with <paramref name="hold"/>, the metadata is answered only once it completes.</summary>
+    public static async Task<FakeAuthority> StartAsync(Task? hold = null)
     {
         var url = Loopback.HttpUrl();
         var key = new RsaSecurityKey(RSA.Create(2048)) { KeyId = "test-key" };
         var jwk = JsonWebKeyConverter.ConvertFromRSASecurityKey(key);
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls(url);
+        builder.Logging.ClearProviders();
         var app = builder.Build();
-        app.MapGet("/.well-known/openid-configuration", () => Results.Text(new JsonObject { ["issuer"] = url, ["jwks_uri"] = url + "/keys" }.ToJsonString(), "application/json"));
+        FakeAuthority? self = null;
+        app.MapGet("/.well-known/openid-configuration", async (HttpContext context) =>
+        {
+            Interlocked.Increment(ref self!._metadataRequests);
+            if (hold is not null)
+            {
+                await hold.WaitAsync(context.RequestAborted);
+            }
+
+            return Results.Text(new JsonObject { ["issuer"] = url, ["jwks_uri"] = url + "/keys" }.ToJsonString(), "application/json");
+        });
         app.MapGet("/keys", () => Results.Text(new JsonObject
         {
             ["keys"] = new JsonArray(new JsonObject { ["kty"] = "RSA", ["kid"] = jwk.Kid, ["n"] = jwk.N, ["e"] = jwk.E, ["use"] = "sig", ["alg"] = "RS256" }),
         }.ToJsonString(), "application/json"));
+        self = new FakeAuthority(app, url, key);
         await app.StartAsync();
-        return new FakeAuthority(app, url, key);
+        return self;
     }
 
     public string Mint(string audience, DateTime? expires = null, SecurityKey? key = null, string? issuer = null, string? role = "Veritee.Admin") =>
@@ -120,5 +138,91 @@ public sealed class OidcAdminTests : IAsyncLifetime
         // Any member of the tenant can get a token for the audience; without the admin role it is refused.
         Assert.Equal(HttpStatusCode.Unauthorized, await GetPolicy(_authority.Mint(Audience, role: null)));
         Assert.Equal(HttpStatusCode.Unauthorized, await GetPolicy(_authority.Mint(Audience, role: "Reader")));
+    }
+}
+
+/// <summary>An authority whose metadata endpoint answers only when the test releases it.</summary>
+public sealed class SlowOidcAuthorityTests : IAsyncLifetime
+{
+    private const string Audience = "https://attest.veritee.test";
+    private readonly TaskCompletionSource _release = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private FakeAuthority _authority = null!;
+    private Node _service = null!;
+
+    /// <summary>One request at a time, no queue, 1 s request timeout.</summary>
+    private sealed class Node(string authority) : ServiceFixture
+    {
+        protected override ServiceOptions Configure(ServiceOptions options) =>
+            options with
+            {
+                AdminToken = null,
+                AdminAuthority = authority,
+                AdminAudience = Audience,
+                AdminRoles = ["Veritee.Admin"],
+                AdminAuthorityRequireHttps = false,
+                RequestTimeout = TimeSpan.FromSeconds(1),
+                MaxConcurrentRequests = 1,
+                MaxQueuedRequests = 0,
+            };
+    }
+
+    public async Task InitializeAsync()
+    {
+        _authority = await FakeAuthority.StartAsync(_release.Task);
+        _service = new Node(_authority.Issuer);
+        await _service.InitializeAsync();
+        _service.Clock.Now = DateTimeOffset.UtcNow;
+    }
+
+    public async Task DisposeAsync()
+    {
+        _release.TrySetResult();
+        await _service.DisposeAsync();
+        await _authority.DisposeAsync();
+    }
+
+    private async Task<(HttpStatusCode Status, string Body)> GetPolicy(HttpClient http, string bearer)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, _service.BaseUrl + "/policies/SgxEnclave?api-version=2022-08-01");
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", bearer);
+        using var response = await http.SendAsync(request);
+        return (response.StatusCode, await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task A_stalled_metadata_fetch_is_bounded_by_the_request_timeout_frees_the_slot_and_is_shared()
+    {
+        // The authority answers nothing until released; the client would wait far longer than the request timeout.
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(20) };
+        var token = _authority.Mint(Audience);
+        for (var i = 0; i < 3; i++)
+        {
+            var (status, body) = await GetPolicy(http, token);
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, status);
+            Envelope.AssertError((JsonObject)JsonNode.Parse(body)!, MaaErrorCodes.RequestTimeout);
+
+            // The only concurrency slot is free again although the authority has still not answered.
+            using var certs = await http.GetAsync(_service.BaseUrl + "/certs");
+            Assert.Equal(HttpStatusCode.OK, certs.StatusCode);
+        }
+
+        Assert.False(_release.Task.IsCompleted);
+        Assert.Equal(1, _authority.MetadataRequests);
+
+        // Once the authority answers, the fetch that was left running fills the cache and tokens are accepted.
+        _release.SetResult();
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        HttpStatusCode again;
+        do
+        {
+            (again, _) = await GetPolicy(http, token);
+            if (again != HttpStatusCode.OK)
+            {
+                await Task.Delay(100);
+            }
+        }
+        while (again != HttpStatusCode.OK && DateTime.UtcNow < deadline);
+        Assert.Equal(HttpStatusCode.OK, again);
+        Assert.Equal(1, _authority.MetadataRequests);
     }
 }

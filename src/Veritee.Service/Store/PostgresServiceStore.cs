@@ -95,6 +95,9 @@ public sealed class PostgresServiceStore : IServiceStore, IAsyncDisposable
     public async Task SetPolicyAsync(StoredPolicy policy, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(policy);
+        StoredText.Require(policy.Jws, "policy token");
+        StoredText.Require(policy.PolicyText, "policy text");
+        StoredText.Require(policy.SignerJwk, "policy signer");
         await using var command = _source.CreateCommand("""
             INSERT INTO veritee_policies (attestation_type, jws, policy_text, signer_jwk) VALUES ($1, $2, $3, $4)
             ON CONFLICT (attestation_type) DO UPDATE SET jws = excluded.jws, policy_text = excluded.policy_text,

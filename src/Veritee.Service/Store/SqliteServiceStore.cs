@@ -106,6 +106,9 @@ public sealed class SqliteServiceStore : IServiceStore
     public async Task SetPolicyAsync(StoredPolicy policy, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(policy);
+        StoredText.Require(policy.Jws, "policy token");
+        StoredText.Require(policy.PolicyText, "policy text");
+        StoredText.Require(policy.SignerJwk, "policy signer");
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();
         command.CommandText = """

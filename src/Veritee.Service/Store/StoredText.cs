@@ -1,0 +1,17 @@
+namespace Veritee.Service.Store;
+
+/// <summary>
+/// What every store accepts as text: PostgreSQL cannot keep U+0000 in a text column (SQLite can), so both refuse it
+/// alike, as a permanent input error rather than a store failure.
+/// </summary>
+internal static class StoredText
+{
+    /// <summary>Throws <see cref="ArgumentException"/> naming <paramref name="field"/> when <paramref name="value"/> has a NUL character.</summary>
+    public static void Require(string? value, string field)
+    {
+        if (value is not null && value.IndexOf('\0', StringComparison.Ordinal) is var at and >= 0)
+        {
+            throw new ArgumentException($"the {field} contains a NUL character (U+0000) at offset {at}, which the store cannot keep", field);
+        }
+    }
+}

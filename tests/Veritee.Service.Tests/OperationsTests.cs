@@ -30,6 +30,8 @@ public sealed class CountingStore(IServiceStore inner) : IServiceStore
 
     public Task InsertInstanceKeyIfAbsentAsync(byte[] pkcs8, byte[] certificate, CancellationToken cancellationToken) => inner.InsertInstanceKeyIfAbsentAsync(pkcs8, certificate, cancellationToken);
 
+    public Task<bool> ReplaceInstanceKeyAsync(byte[] expected, byte[] replacement, CancellationToken cancellationToken) => inner.ReplaceInstanceKeyAsync(expected, replacement, cancellationToken);
+
     public Task<IReadOnlyList<byte[]>> GetSignersAsync(CancellationToken cancellationToken) => inner.GetSignersAsync(cancellationToken);
 
     public Task AddSignerAsync(string thumbprint, byte[] certificate, CancellationToken cancellationToken) => inner.AddSignerAsync(thumbprint, certificate, cancellationToken);

@@ -56,7 +56,7 @@ public static partial class VeriteeServer
                 : $"--instance-url {options.InstanceUrl} has port 0; give the port clients use");
         }
 
-        if (listen.Any(a => a.Scheme == "https") && options.TlsCertificate is null)
+        if (listen.Any(a => a.Scheme == "https") && options.TlsCertificate is null && options.TlsCertificatePath is null)
         {
             throw new ArgumentException("an https:// address needs --tls-cert");
         }

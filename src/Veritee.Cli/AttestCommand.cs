@@ -43,10 +43,6 @@ internal static class AttestCommand
             {
                 throw new CliException(e.Message);
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                throw new CliException($"{path}: {e.Message}");
-            }
 
             var asJson = parse.GetValue(json);
             var withDetails = parse.GetValue(details);

@@ -19,8 +19,8 @@ internal static class CertCommand
 
     private static Command CreateCreate(CliIo io)
     {
-        var key = new Option<FileInfo>("--key") { Description = "Where to write the private key (PKCS#8 PEM; encrypted with --password). Created with mode 0600.", Required = true };
-        var cert = new Option<FileInfo>("--cert") { Description = "Where to write the self-signed certificate (PEM).", Required = true };
+        var key = VeriteeCommand.WritesFile(new Option<FileInfo>("--key") { Description = "Where to write the private key (PKCS#8 PEM; encrypted with --password). Created with mode 0600.", Required = true });
+        var cert = VeriteeCommand.WritesFile(new Option<FileInfo>("--cert") { Description = "Where to write the self-signed certificate (PEM).", Required = true });
         var subject = new Option<string>("--subject") { Description = $"Certificate subject (default \"{DefaultSubject}\").", DefaultValueFactory = _ => DefaultSubject };
         var days = new Option<int>("--days") { Description = "Validity in days from now (default 365).", DefaultValueFactory = _ => 365 };
         var password = new Option<string?>("--password") { Description = "Encrypt the private key with this password (PBES2, AES-256-CBC, PBKDF2-SHA256)." };

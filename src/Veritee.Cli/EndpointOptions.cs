@@ -186,19 +186,73 @@ internal sealed class EndpointOptions
     }
 }
 
-/// <summary>The <c>--type</c> option of policy commands.</summary>
-internal static class AttestationTypeOption
+/// <summary>
+/// The attestation type of policy commands, as users type it — <c>policy get SgxEnclave</c> — or as the option
+/// <c>--type SgxEnclave</c>; either, not both.
+/// </summary>
+internal sealed class AttestationTypeOption
 {
-    public static Option<string> Create() => new("--type")
+    /// <param name="beforeAnotherArgument">
+    /// True when a required argument follows TYPE (<c>policy set [TYPE] POLICY</c>): a first word that is not an
+    /// attestation type is left to that argument, so <c>policy set p.txt --type SgxEnclave</c> keeps working.
+    /// </param>
+    public AttestationTypeOption(bool beforeAnotherArgument = false)
     {
-        Description = "Attestation type: SgxEnclave or OpenEnclave.",
-        Required = true,
-    };
+        Positional = new("TYPE")
+        {
+            Description = "Attestation type: SgxEnclave or OpenEnclave (or --type).",
+            Arity = ArgumentArity.ZeroOrOne,
+            CustomParser = result =>
+            {
+                if (result.Tokens.Count == 0)
+                {
+                    return null;
+                }
 
-    public static AttestationType Parse(string text) => text.ToUpperInvariant() switch
+                var word = result.Tokens[0].Value;
+                if (beforeAnotherArgument && TryParse(word) is null)
+                {
+                    result.OnlyTake(0);
+                    return null;
+                }
+
+                return word;
+            },
+        };
+    }
+
+    public Argument<string?> Positional { get; }
+
+    public Option<string?> Named { get; } = new("--type") { Description = "Attestation type: SgxEnclave or OpenEnclave (same as TYPE)." };
+
+    public void AddTo(Command command)
+    {
+        command.Arguments.Add(Positional);
+        command.Options.Add(Named);
+        command.Validators.Add(result =>
+        {
+            var positional = result.GetValue(Positional);
+            var named = result.GetValue(Named);
+            if (positional is null && named is null)
+            {
+                result.AddError("an attestation type is required: SgxEnclave or OpenEnclave");
+            }
+            else if (positional is not null && named is not null && !string.Equals(positional, named, StringComparison.OrdinalIgnoreCase))
+            {
+                result.AddError($"TYPE '{positional}' and --type '{named}' disagree");
+            }
+        });
+    }
+
+    public AttestationType Read(ParseResult parse) => Parse(parse.GetValue(Positional) ?? parse.GetValue(Named)!);
+
+    public static AttestationType Parse(string text) =>
+        TryParse(text) ?? throw new CliException($"attestation type '{text}' is not SgxEnclave or OpenEnclave");
+
+    private static AttestationType? TryParse(string text) => text.ToUpperInvariant() switch
     {
         "SGXENCLAVE" => AttestationType.SgxEnclave,
         "OPENENCLAVE" => AttestationType.OpenEnclave,
-        _ => throw new CliException($"--type: '{text}' is not SgxEnclave or OpenEnclave"),
+        _ => null,
     };
 }

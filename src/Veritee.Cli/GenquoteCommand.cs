@@ -14,7 +14,7 @@ internal static class GenquoteCommand
     public static Command Create(CliIo io)
     {
         var simulate = new Option<bool>("--simulate") { Description = "Use the simulated SGX platform. Without it, a hardware source (Gramine /dev/attestation, configfs-tsm) is required." };
-        var output = new Option<string>("--out") { Description = "Folder for the enclave.info.*.json files.", DefaultValueFactory = _ => "." };
+        var output = new Option<string>("--out") { Description = "Folder for the enclave.info.*.json files (default: the current folder).", DefaultValueFactory = _ => "." };
         var file = new Option<string?>("--file") { Description = "Write one file with this name (with --debug, --product-id, --svn) instead of the samples' four variants." };
         var name = new Option<string?>("--enclave-name") { Description = $"Simulated enclave name; MRENCLAVE = SHA-256 of it (default '{SimulatedEnclave.DefaultName}')." };
         var image = new Option<FileInfo?>("--enclave-image") { Description = "Simulated enclave image; MRENCLAVE = SHA-256 of the file." };

@@ -18,15 +18,15 @@ internal static class PolicyAdminCommands
     private static Command CreateGet(CliIo io)
     {
         var endpoint = new EndpointOptions(admin: true);
-        var type = AttestationTypeOption.Create();
+        var type = new AttestationTypeOption();
         var jws = new Option<bool>("--jws") { Description = "Print the stored policy JWS instead of the policy text." };
         var command = new Command("get", "Print the policy of an attestation type (GET /policies/{type}). Exit 0 printed, 1 refused or invalid answer, 2 input, usage or connection error.");
         endpoint.AddTo(command);
-        command.Options.Add(type);
+        type.AddTo(command);
         command.Options.Add(jws);
         command.SetAction(EndpointOptions.Guard(async (parse, cancellationToken) =>
         {
-            var attestationType = AttestationTypeOption.Parse(parse.GetValue(type)!);
+            var attestationType = type.Read(parse);
             using var admin = endpoint.CreateAdmin(parse);
             var policy = (await admin.GetPolicyAsync(attestationType, cancellationToken).ConfigureAwait(false)).Value;
             if (parse.GetValue(jws))
@@ -48,16 +48,16 @@ internal static class PolicyAdminCommands
     {
         var file = new Argument<FileInfo>("POLICY") { Description = "Policy text file (UTF-8). It must parse; the exact text is sent." };
         var endpoint = new EndpointOptions(admin: true);
-        var type = AttestationTypeOption.Create();
+        var type = new AttestationTypeOption(beforeAnotherArgument: true);
         var signing = new OptionalSigner();
         var command = new Command("set", "Set the policy of an attestation type (PUT /policies/{type}): unsigned, or signed with --key/--cert (isolated instances require it). Exit 0 set, 1 refused or invalid answer, 2 input, usage or connection error.");
+        type.AddTo(command);
         command.Arguments.Add(file);
         endpoint.AddTo(command);
-        command.Options.Add(type);
         signing.AddTo(command);
         command.SetAction(EndpointOptions.Guard(async (parse, cancellationToken) =>
         {
-            var attestationType = AttestationTypeOption.Parse(parse.GetValue(type)!);
+            var attestationType = type.Read(parse);
             var path = parse.GetValue(file)!;
             var text = File.ReadAllText(path.FullName);
             var parsed = PolicyParser.Parse(text);
@@ -80,15 +80,15 @@ internal static class PolicyAdminCommands
     private static Command CreateReset(CliIo io)
     {
         var endpoint = new EndpointOptions(admin: true);
-        var type = AttestationTypeOption.Create();
+        var type = new AttestationTypeOption();
         var signing = new OptionalSigner();
         var command = new Command("reset", "Remove the stored policy of an attestation type so the default applies (POST /policies/{type}:reset). Exit 0 reset, 1 refused or invalid answer, 2 input, usage or connection error.");
         endpoint.AddTo(command);
-        command.Options.Add(type);
+        type.AddTo(command);
         signing.AddTo(command);
         command.SetAction(EndpointOptions.Guard(async (parse, cancellationToken) =>
         {
-            var attestationType = AttestationTypeOption.Parse(parse.GetValue(type)!);
+            var attestationType = type.Read(parse);
             using var key = signing.Load(parse);
             using var admin = endpoint.CreateAdmin(parse);
             var result = (await admin.ResetPolicyAsync(attestationType, key, cancellationToken).ConfigureAwait(false)).Value;

@@ -45,7 +45,7 @@ internal sealed class SigningOptions
 
     public Option<bool> Preview { get; } = new("--preview") { Description = "Produce the 2018-09-01-preview form instead of the GA (2020-10-01+) form." };
 
-    public Option<FileInfo?> Out { get; } = new("--out") { Description = "Write the JWS to this file instead of standard output." };
+    public Option<FileInfo?> Out { get; } = VeriteeCommand.WritesFile(new Option<FileInfo?>("--out") { Description = "Write the JWS to this file instead of standard output." });
 
     public void AddTo(Command command)
     {

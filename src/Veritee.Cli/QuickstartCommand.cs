@@ -21,7 +21,7 @@ internal static class QuickstartCommand
     public static Command Create(CliIo io)
     {
         var details = new Option<bool>("--details") { Description = "Show both values of every check." };
-        var keep = new Option<bool>("--keep") { Description = "Keep the temporary folder (platform, quotes, store) and print where it is." };
+        var keep = new Option<bool>("--keep") { Description = "Keep the temporary folder (platform, quotes, store) and print where it is; without it the folder is removed at the end." };
         var command = new Command("quickstart", "Run the whole attestation flow on embedded defaults: local service, simulated enclave, attest, validate, report. Exit 0 when all four enclaves pass.");
         command.Options.Add(details);
         command.Options.Add(keep);
@@ -112,13 +112,19 @@ internal static class QuickstartCommand
         finally
         {
             Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            // The steps above name this folder: say what became of it.
             if (keep)
             {
-                io.Out.WriteLine($"Kept {folder}");
+                io.Out.WriteLine($"Kept {folder} (platform, quotes, data): delete it when done.");
             }
-            else if (Directory.Exists(folder))
+            else
             {
-                Directory.Delete(folder, recursive: true);
+                if (Directory.Exists(folder))
+                {
+                    Directory.Delete(folder, recursive: true);
+                }
+
+                io.Out.WriteLine($"Removed {folder} (--keep keeps it).");
             }
         }
     }

@@ -14,25 +14,30 @@ internal static class VerifyCommand
     {
         var quote = new Argument<FileInfo>("QUOTE") { Description = "Quote file: raw bytes (optionally with the Open Enclave report header), hex text, or the samples' enclave.info JSON file." };
         var options = new VerifyOptions();
-        var json = new Option<bool>("--json") { Description = "Print one JSON object (qvlStatus, tcbStatus, advisoryIds, collateralExpired, …)." };
-        var command = new Command("verify", "Verify an SGX or TDX quote against DCAP collateral (Intel QVL semantics). Exit 0 verified (any TCB status), 1 not verified, 2 usage or input error.");
+        var json = new Option<bool>("--json") { Description = "Print one JSON object (qvlStatus, verified, tcbStatus, advisoryIds, collateralExpired, …)." };
+        var allowExpired = new Option<bool>("--allow-expired-collateral") { Description = "Exit 0 for a verified quote even when its collateral has expired at the verification time (the findings are still reported)." };
+        var command = new Command("verify", "Verify an SGX or TDX quote against DCAP collateral (Intel QVL semantics). Exit 0 verified (any TCB status) with collateral valid at the verification time, 1 not verified or collateral expired (unless --allow-expired-collateral), 2 usage or input error.");
         command.Arguments.Add(quote);
         options.AddTo(command);
         command.Options.Add(json);
+        command.Options.Add(allowExpired);
         command.SetAction(VeriteeCommand.Guard(parse =>
         {
             var input = options.Read(parse, parse.GetValue(quote)!);
             var result = QuoteVerifier.VerifyCold(input.Quote, input.Collateral, input.Anchor, input.Time);
+            var allowExpiredCollateral = parse.GetValue(allowExpired);
             if (parse.GetValue(json))
             {
                 io.Out.WriteLine(VerifyReport.Json(result));
             }
             else
             {
-                VerifyReport.Text(result, io.Out);
+                VerifyReport.Text(result, io.Out, allowExpiredCollateral);
             }
 
-            return result.IsVerified ? ExitCodes.Ok : ExitCodes.Negative;
+            // Intel's verdict ignores expiry (QvE reports it beside the status); a script running
+            // `veritee verify && deploy` must not deploy on stale collateral unless it says so.
+            return result.IsVerified && (!result.CollateralExpired || allowExpiredCollateral) ? ExitCodes.Ok : ExitCodes.Negative;
         }));
         return command;
     }
@@ -193,9 +198,15 @@ internal static class VerifyReport
         return d;
     }
 
-    public static void Text(VerificationResult r, TextWriter w)
+    public static void Text(VerificationResult r, TextWriter w, bool allowExpiredCollateral = false)
     {
-        w.WriteLine(r.IsVerified ? "Quote verified" : "Quote NOT verified");
+        w.WriteLine(r switch
+        {
+            { IsVerified: false } => "Quote NOT verified",
+            { CollateralExpired: false } => "Quote verified",
+            _ when allowExpiredCollateral => "Quote verified; its collateral has expired (accepted: --allow-expired-collateral)",
+            _ => "Quote NOT accepted: verified, but its collateral has expired (--allow-expired-collateral accepts it)",
+        });
         w.WriteLine($"  status:       {r.Status.Name()}");
         w.WriteLine($"  TCB status:   {r.TcbStatus?.ToWireString() ?? "-"}");
         w.WriteLine($"  advisories:   {(r.AdvisoryIds.Count == 0 ? "-" : string.Join(", ", r.AdvisoryIds))}");

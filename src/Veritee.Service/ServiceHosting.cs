@@ -45,6 +45,11 @@ public static partial class VeriteeServer
         builder.Logging.AddFilter("Microsoft", options.LogLevel > LogLevel.Warning ? options.LogLevel : LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", options.LogLevel);
         builder.Logging.AddFilter("System.Net.Http", options.LogLevel > LogLevel.Warning ? options.LogLevel : LogLevel.Warning);
+
+        // A start-up failure (an address in use, …) is thrown to the caller, which reports it in one line; the host's
+        // own "Hosting failed to start" error would repeat it with a stack trace. A faulted background service still
+        // logs (Critical).
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", options.LogLevel > LogLevel.Critical ? options.LogLevel : LogLevel.Critical);
         if (options.JsonLogs)
         {
             builder.Logging.AddJsonConsole(o =>

@@ -26,15 +26,38 @@ public static class ProcessRunner
         return process.ExitCode == 0 ? stdout.Result : throw new InvalidOperationException($"{file} {args} exited {process.ExitCode}: {stderr.Result}");
     }
 
-    /// <summary>Makes sure a compatibility suite's npm packages are installed (npm ci from its lock file).</summary>
+    /// <summary>The stamp tools/install-test-prereqs.sh writes after <c>npm ci</c>: the SHA-256 of the lock file it installed.</summary>
+    public const string LockStampFile = ".veritee-lock-sha256";
+
+    /// <summary>
+    /// The folder of a compatibility suite whose npm packages are installed from its current package-lock.json. Tests
+    /// never run npm themselves (two test classes could then write one node_modules at once): the packages come from
+    /// tools/install-test-prereqs.sh, which test.sh runs first, and a missing or stale install fails with what to run.
+    /// </summary>
     public static string CompatSuite(string name, string probePackage)
     {
         var folder = Path.Combine(Vectors.RepositoryRoot, "tests", "compat", name);
-        if (!Directory.Exists(Path.Combine(folder, "node_modules", probePackage)))
+        var problem = CompatSuiteProblem(folder, probePackage);
+        return problem is null ? folder : throw new InvalidOperationException(
+            $"tests/compat/{name}: {problem}; run tools/install-test-prereqs.sh (./test.sh does) to install the npm packages");
+    }
+
+    /// <summary>Why the suite in <paramref name="folder"/> cannot run, or null when its packages match its lock file.</summary>
+    public static string? CompatSuiteProblem(string folder, string probePackage)
+    {
+        var modules = Path.Combine(folder, "node_modules");
+        var stamp = Path.Combine(modules, LockStampFile);
+        if (!File.Exists(stamp))
         {
-            Run("npm", "ci --no-audit --no-fund", folder);
+            return "node_modules was not installed by tools/install-test-prereqs.sh (no " + LockStampFile + ")";
         }
 
-        return folder;
+        var want = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(Path.Combine(folder, "package-lock.json"))));
+        if (!string.Equals(File.ReadAllText(stamp).Trim(), want, StringComparison.Ordinal))
+        {
+            return "node_modules was installed from another package-lock.json";
+        }
+
+        return Directory.Exists(Path.Combine(modules, probePackage)) ? null : $"node_modules lacks {probePackage.Replace('\\', '/')}";
     }
 }

@@ -252,6 +252,34 @@ public sealed class AttestCliTests(CliServiceFixture service) : IClassFixture<Cl
     }
 
     [Fact]
+    public void Policy_commands_take_the_attestation_type_as_users_type_it()
+    {
+        const string Policy = "version=1.0; authorizationrules{=> permit();}; issuancerules{c:[type==\"x-ms-sgx-svn\"] => issue(type=\"positional-svn\", value=c.value);};";
+        var file = Path.Combine(_dir, "positional.txt");
+        File.WriteAllText(file, Policy);
+
+        var set = Admin("policy", "set", "SgxEnclave", file);
+        Assert.True(set.Exit == 0, set.Out + set.Err);
+        Assert.Contains("SgxEnclave policy Updated", set.Out, StringComparison.Ordinal);
+
+        var get = Admin("policy", "get", "SgxEnclave");
+        Assert.True(get.Exit == 0, get.Out + get.Err);
+        Assert.Equal(Policy, get.Out.TrimEnd());
+
+        // The option spelling and the positional one name the same type; disagreeing ones are a usage error.
+        Assert.Equal(Policy, Admin("policy", "get", "--type", "sgxenclave").Out.TrimEnd());
+        Assert.Equal(Policy, Admin("policy", "get", "sgxenclave", "--type", "SgxEnclave").Out.TrimEnd());
+        var conflict = Admin("policy", "get", "SgxEnclave", "--type", "OpenEnclave");
+        Assert.Equal(2, conflict.Exit);
+        Assert.Contains("disagree", conflict.Err, StringComparison.Ordinal);
+
+        var reset = Admin("policy", "reset", "SgxEnclave");
+        Assert.True(reset.Exit == 0, reset.Out + reset.Err);
+        Assert.Contains("SgxEnclave policy Removed", reset.Out, StringComparison.Ordinal);
+        Assert.DoesNotContain("positional-svn", Admin("policy", "get", "SgxEnclave").Out, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_signed_policy_names_its_signer()
     {
         Assert.Equal(0, Run("cert", "create", "--key", Path.Combine(_dir, "s.key"), "--cert", Path.Combine(_dir, "s.crt"), "--subject", "CN=Veritee CLI attest signer", "--days", "7").Exit);

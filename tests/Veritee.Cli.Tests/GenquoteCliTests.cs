@@ -177,7 +177,7 @@ public class GenquoteCliTests(GenquoteFixture fixture) : IClassFixture<GenquoteF
     [InlineData("--quote-version: 5", "genquote", "--simulate", "--quote-version", "5")]
     [InlineData("--product-id: 70000", "genquote", "--simulate", "--product-id", "70000")]
     [InlineData("--ehd: expected", "genquote", "--simulate", "--ehd", "xyz")]
-    [InlineData("exclusive", "genquote", "--simulate", "--enclave-name", "a", "--enclave-image", "b")]
+    [InlineData("exclusive", "genquote", "--simulate", "--enclave-name", "a", "--enclave-image", "FILE")]
     [InlineData("must be a file name", "genquote", "--simulate", "--file", "a/b.json")]
     [InlineData("only apply with --simulate", "genquote", "--product-id", "3")]
     [InlineData("--tcb-status: 'Fine' is not one of UpToDate, SWHardeningNeeded", "platform", "collateral", "--out", "OUT", "--tcb-status", "Fine")]
@@ -188,7 +188,7 @@ public class GenquoteCliTests(GenquoteFixture fixture) : IClassFixture<GenquoteF
     public void Bad_options_exit_2_with_a_specific_message(string expected, params string[] args)
     {
         var outDir = Temp("bad");
-        var full = args.Select(a => a == "OUT" ? outDir : a).Concat(args[0] == "genquote" ? ["--out", outDir] : []).Concat(["--platform", fixture.Platform]).ToArray();
+        var full = args.Select(a => a switch { "OUT" => outDir, "FILE" => typeof(GenquoteCliTests).Assembly.Location, _ => a }).Concat(args[0] == "genquote" ? ["--out", outDir] : []).Concat(["--platform", fixture.Platform]).ToArray();
         var (exit, _, error) = Run(full);
         Assert.Equal(2, exit);
         Assert.Contains(expected, error, StringComparison.Ordinal);

@@ -38,13 +38,53 @@ public class VerifyCliTests
     }
 
     [Fact]
-    public void Expired_collateral_is_reported_beside_a_verified_verdict()
+    public void Expired_collateral_exits_1_and_the_json_keeps_both_facts()
     {
+        // `veritee verify && deploy` must not deploy on expired collateral.
         var (exit, output, _) = Run("verify", Path.Combine(Case, "quote.bin"), "--collateral", Case, "--at", "2033-06-01T00:00:00Z", "--json");
-        Assert.Equal(0, exit);
+        Assert.Equal(1, exit);
         using var doc = JsonDocument.Parse(output);
+        Assert.Equal("STATUS_TCB_CONFIGURATION_AND_SW_HARDENING_NEEDED", doc.RootElement.GetProperty("qvlStatus").GetString());
+        Assert.True(doc.RootElement.GetProperty("verified").GetBoolean());
         Assert.True(doc.RootElement.GetProperty("collateralExpired").GetBoolean());
         Assert.NotEmpty(doc.RootElement.GetProperty("expiryFindings").EnumerateArray());
+    }
+
+    [Fact]
+    public void Expired_collateral_text_says_why_the_quote_is_not_accepted()
+    {
+        var (exit, output, _) = Run("verify", Path.Combine(Case, "quote.bin"), "--collateral", Case, "--at", "2033-06-01T00:00:00Z");
+        Assert.Equal(1, exit);
+        Assert.StartsWith("Quote NOT accepted: verified, but its collateral has expired (--allow-expired-collateral accepts it)", output, StringComparison.Ordinal);
+        Assert.Contains("collateral:   EXPIRED at 2033-06-01T00:00:00Z", output, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Allow_expired_collateral_exits_0_and_still_reports_the_expiry(bool json)
+    {
+        string[] args = ["verify", Path.Combine(Case, "quote.bin"), "--collateral", Case, "--at", "2033-06-01T00:00:00Z", "--allow-expired-collateral"];
+        var (exit, output, _) = Run(json ? [.. args, "--json"] : args);
+        Assert.Equal(0, exit);
+        if (json)
+        {
+            using var doc = JsonDocument.Parse(output);
+            Assert.True(doc.RootElement.GetProperty("verified").GetBoolean());
+            Assert.True(doc.RootElement.GetProperty("collateralExpired").GetBoolean());
+        }
+        else
+        {
+            Assert.StartsWith("Quote verified; its collateral has expired (accepted: --allow-expired-collateral)", output, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void Allow_expired_collateral_does_not_accept_a_rejected_quote()
+    {
+        var negative = Vectors.DcapCase("neg-tcbinfo-body-altered");
+        var (exit, _, _) = Run("verify", Path.Combine(negative, "quote.bin"), "--collateral", negative, "--at", "2033-06-01T00:00:00Z", "--allow-expired-collateral");
+        Assert.Equal(1, exit);
     }
 
     [Fact]
@@ -82,6 +122,7 @@ public class VerifyCliTests
         Assert.Equal(2, exit);
         Assert.Equal(string.Empty, output);
         Assert.StartsWith("veritee: ", error, StringComparison.Ordinal);
+        Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
     }
 
     [Fact]

@@ -6,7 +6,7 @@ namespace Veritee.Dcap.Tests;
 
 /// <summary>
 /// Runs Phala's <c>@phala/dcap-qvl</c> 0.3.9 (npm, tests/compat/dcap-qvl) on every vector case once and holds its
-/// answers. Installs the pinned packages with <c>npm ci</c> when they are missing; fails (never skips) without Node.
+/// answers. The pinned packages come from tools/install-test-prereqs.sh; fails (never skips) without them or without Node.
 /// </summary>
 public sealed class DcapQvlRun
 {

@@ -335,6 +335,10 @@ public static partial class VeriteeServer
         {
             // The client went away; nothing to answer.
         }
+        catch (StoredTextException e)
+        {
+            await WriteError(context, HttpStatusCode.BadRequest, MaaErrorCodes.InvalidParameter, e.Message).ConfigureAwait(false);
+        }
         catch (Npgsql.PostgresException e) when (e.SqlState.StartsWith("22", StringComparison.Ordinal))
         {
             // SQLSTATE class 22 (data exception): the request's data, not the store, is at fault; retrying cannot help.

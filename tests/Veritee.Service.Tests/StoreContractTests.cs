@@ -43,9 +43,9 @@ public abstract class StoreContractTests : IAsyncLifetime
     public async Task Text_with_a_NUL_character_is_refused_alike_and_nothing_is_stored()
     {
         await Store.SetPolicyAsync(new StoredPolicy("SgxEnclave", "jws-1", "text-1", null), CancellationToken.None);
-        var refused = await Assert.ThrowsAsync<ArgumentException>(() => Store.SetPolicyAsync(new StoredPolicy("SgxEnclave", "jws-2", "te\0xt", null), CancellationToken.None));
+        var refused = await Assert.ThrowsAsync<StoredTextException>(() => Store.SetPolicyAsync(new StoredPolicy("SgxEnclave", "jws-2", "te\0xt", null), CancellationToken.None));
         Assert.Contains("NUL", refused.Message, StringComparison.Ordinal);
-        await Assert.ThrowsAsync<ArgumentException>(() => Store.SetPolicyAsync(new StoredPolicy("SgxEnclave", "jws-2", "text-2", "{\"x\":\"\0\"}"), CancellationToken.None));
+        await Assert.ThrowsAsync<StoredTextException>(() => Store.SetPolicyAsync(new StoredPolicy("SgxEnclave", "jws-2", "text-2", "{\"x\":\"\0\"}"), CancellationToken.None));
         Assert.Equal(new StoredPolicy("SgxEnclave", "jws-1", "text-1", null), await Store.GetPolicyAsync("SgxEnclave", CancellationToken.None));
     }
 

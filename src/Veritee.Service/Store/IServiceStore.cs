@@ -22,7 +22,7 @@ public interface IServiceStore
     /// <summary>The stored policy of a type, or null when the default applies.</summary>
     Task<StoredPolicy?> GetPolicyAsync(string attestationType, CancellationToken cancellationToken);
 
-    /// <summary>Stores (replaces) a policy; <see cref="ArgumentException"/> when a text has a NUL character (every store alike).</summary>
+    /// <summary>Stores (replaces) a policy; <see cref="StoredTextException"/> when a text has a NUL character (every store alike).</summary>
     Task SetPolicyAsync(StoredPolicy policy, CancellationToken cancellationToken);
 
     /// <summary>Removes a stored policy; false when there was none.</summary>

@@ -47,10 +47,13 @@ internal static class ServeCommand
         var logLevel = new Option<string>("--log-level") { Description = "trace, debug (a line for every request), information (a line for every failed request), warning (server errors only), error, critical or none.", DefaultValueFactory = _ => "information" };
         var logFormat = new Option<string>("--log-format") { Description = "Console log format: text (one line per event) or json.", DefaultValueFactory = _ => "text" };
         var command = new Command("serve", "Run the MAA-compatible attestation service (attest, policies, /certs, OpenID metadata).");
+        var policyOptions = new ServePolicyOptions();
         foreach (var option in new Option[] { urls, data, instance, storeKind, connection, trust, signers, admin, authority, audience, roles, acceptTcb, collateral, collateralService, rootCrl, pcsKey, simulation, platform, simulationCollateral, tlsCert, tlsKey, kekFile, instanceKey, instanceKeyPassword, rateLimit, rateBurst, maxConcurrency, maxQueue, requestTimeout, maxAttestBody, maxManagementBody, trustedProxies, metrics, otlp, logLevel, logFormat })
         {
             command.Options.Add(option);
         }
+
+        policyOptions.AddTo(command);
 
         command.SetAction(VeriteeCommand.Guard(parse =>
         {
@@ -160,6 +163,7 @@ internal static class ServeCommand
                     var other => throw new CliException($"--log-format must be text or json, not '{other.ToLowerInvariant()}'"),
                 },
             };
+            options = policyOptions.Apply(parse, options);
             if (listen.Contains("https://", StringComparison.OrdinalIgnoreCase) && options.TlsCertificate is null)
             {
                 throw new CliException("an https:// address needs --tls-cert");

@@ -49,12 +49,13 @@ public sealed class DraftPolicyBudgetTests(ServiceFixture service) : IClassFixtu
     private const string Attest = "/attest/SgxEnclave?api-version=2022-08-01";
 
     [Fact]
-    public async Task The_claim_doubling_draft_gets_400_PolicyEvaluationError_naming_MaxClaims()
+    public async Task The_claim_doubling_draft_gets_400_PolicyEvaluationError_naming_the_limit()
     {
+        // 81 characters per mrsigner claim: the 1 MiB of claim bytes is reached (at 6,473 claims) before 10,000 claims.
         var (status, body) = await service.Send(HttpMethod.Post, Attest, WorstCasePolicies.DraftBody(WorstCasePolicies.Doubling(24)));
         Assert.Equal(HttpStatusCode.BadRequest, status);
         Assert.Equal("PolicyEvaluationError", WorstCasePolicies.Code(body));
-        Assert.Contains("MaxClaims = 10000", WorstCasePolicies.Message(body), StringComparison.Ordinal);
+        Assert.Contains("exceeded the limit MaxClaimBytes = 1048576 (bytes of claim types and values in the working set) at the rule at line 14", WorstCasePolicies.Message(body), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -95,7 +96,7 @@ public sealed class StoredPolicyBudgetTests : IAsyncLifetime
         var (status, body) = await _service.Send(HttpMethod.Post, "/attest/SgxEnclave?api-version=2022-08-01", "{\"quote\":\"" + quote + "\"}");
         Assert.Equal(HttpStatusCode.BadRequest, status);
         Assert.Equal("PolicyEvaluationError", WorstCasePolicies.Code(body));
-        Assert.Contains("MaxClaims", WorstCasePolicies.Message(body), StringComparison.Ordinal);
+        Assert.Contains("MaxClaimBytes = 1048576", WorstCasePolicies.Message(body), StringComparison.Ordinal);
     }
 }
 
@@ -271,5 +272,49 @@ public sealed class ManagementOrderTests(ServiceFixture service) : IClassFixture
         var (status, body) = await service.Send(HttpMethod.Put, Path, jws, "text/plain", admin: true);
         Assert.Equal(HttpStatusCode.BadRequest, status);
         Assert.Contains("must be on P-256 or P-384", WorstCasePolicies.Message(body), StringComparison.Ordinal);
+    }
+}
+
+/// <summary>A request timeout cancels a running evaluation (the 503 is written only once the handler has stopped).</summary>
+public sealed class PolicyTimeoutTests : IAsyncLifetime
+{
+    private readonly Node _service = new();
+
+    private sealed class Node : ServiceFixture
+    {
+        // No step or size limit: only the timeout can stop the evaluation.
+        protected override ServiceOptions Configure(ServiceOptions options) => options with
+        {
+            RequestTimeout = TimeSpan.FromSeconds(1),
+            PolicyLimits = new PolicyEvaluationLimits { MaxClaims = int.MaxValue, MaxClaimBytes = long.MaxValue, MaxSteps = long.MaxValue },
+        };
+    }
+
+    public Task InitializeAsync() => _service.InitializeAsync();
+
+    public Task DisposeAsync() => _service.DisposeAsync();
+
+    [Fact]
+    public async Task An_evaluation_that_would_run_for_minutes_is_cancelled_and_answered_503()
+    {
+        // 2^13 mrsigner claims, then 2,000 rules that each compare every one of them with every other (67 million
+        // comparisons a rule).
+        var text = new StringBuilder("version=1.1; configurationrules {\n");
+        for (var i = 0; i < 13; i++)
+        {
+            text.Append("c:[type==\"x-ms-sgx-mrsigner\"] => add(type=\"x-ms-sgx-mrsigner\", value=c.value);\n");
+        }
+
+        text.Append("};\nauthorizationrules {\n");
+        for (var i = 0; i < 2000; i++)
+        {
+            text.Append("c1:[type==\"x-ms-sgx-mrsigner\"] && [type==\"x-ms-sgx-mrsigner\", value!=c1.value] => deny();\n");
+        }
+
+        text.Append("=> permit();\n};\n");
+        _service.Http.Timeout = TimeSpan.FromMinutes(2);
+        var (status, body) = await _service.Send(HttpMethod.Post, "/attest/SgxEnclave?api-version=2022-08-01", WorstCasePolicies.DraftBody(text.ToString()));
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, status);
+        Assert.Equal("RequestTimeout", WorstCasePolicies.Code(body));
     }
 }

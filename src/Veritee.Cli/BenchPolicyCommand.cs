@@ -29,7 +29,15 @@ internal static class BenchPolicyCommand
 
             var policy = PolicyCommands.LoadPolicy(io, parse.GetValue(file)!);
             var incoming = PolicyCommands.LoadClaims(parse.GetValue(claims)!).ToArray();
-            var first = policy.Evaluate(incoming);
+            PolicyEvaluationResult first;
+            try
+            {
+                first = policy.Evaluate(incoming);
+            }
+            catch (PolicyLimitExceededException e)
+            {
+                throw new CliException(e.Message);
+            }
 
             Run(policy, incoming, Math.Min(1.0, duration / 4));
             var (operations, elapsed) = Run(policy, incoming, duration);

@@ -56,7 +56,16 @@ internal static class PolicyCommands
         {
             var policy = LoadPolicy(io, parse.GetValue(file)!);
             var incoming = LoadClaims(parse.GetValue(claims)!);
-            var result = policy.Evaluate(incoming);
+            PolicyEvaluationResult result;
+            try
+            {
+                result = policy.Evaluate(incoming);
+            }
+            catch (PolicyLimitExceededException e)
+            {
+                throw new CliException(e.Message);
+            }
+
             if (parse.GetValue(json))
             {
                 io.Out.WriteLine(ResultJson(result));

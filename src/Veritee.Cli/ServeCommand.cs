@@ -49,6 +49,7 @@ internal static class ServeCommand
         var opsUrls = new Option<string?>("--ops-urls") { Description = "Serve /health/* and the metrics endpoint on these address(es) instead (';'-separated, explicit ports, e.g. http://127.0.0.1:9090); the --urls addresses then answer them 404." };
         var logClientAddress = new Option<string>("--log-client-address") { Description = "Client addresses in request logs: hash (a per-process keyed hash: one client's requests correlate, the address is not kept), on (the address) or off.", DefaultValueFactory = _ => "hash" };
         var command = new Command("serve", "Run the MAA-compatible attestation service (attest, policies, /certs, OpenID metadata).");
+        var policyOptions = new ServePolicyOptions();
         foreach (var option in new Option[] { urls, data, instance, storeKind, connection, trust, signers, admin, authority, audience, roles, acceptTcb, collateral, collateralService, rootCrl, pcsKey, simulation, platform, simulationCollateral, tlsCert, tlsKey, kekFile, instanceKey, instanceKeyPassword, rateLimit, rateBurst, maxConcurrency, maxQueue, requestTimeout, maxAttestBody, maxManagementBody, trustedProxies, metrics, otlp, logLevel, logFormat })
         {
             command.Options.Add(option);
@@ -56,6 +57,8 @@ internal static class ServeCommand
 
         command.Options.Add(opsUrls);
         command.Options.Add(logClientAddress);
+        policyOptions.AddTo(command);
+
         command.SetAction(VeriteeCommand.Guard(parse =>
         {
             var listen = parse.GetValue(urls)!;
@@ -175,6 +178,7 @@ internal static class ServeCommand
                     var other => throw new CliException($"--log-format must be text or json, not '{other.ToLowerInvariant()}'"),
                 },
             };
+            options = policyOptions.Apply(parse, options);
             try
             {
                 VeriteeServer.Validate(options, listen);

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
 
 namespace Veritee.Policy;
 
@@ -101,17 +102,28 @@ public sealed class CompiledPolicy
         return new CompiledPolicy(document);
     }
 
-    /// <summary>Evaluates the policy.</summary>
+    /// <summary>Evaluates the policy within <see cref="PolicyEvaluationLimits.Default"/>.</summary>
     /// <param name="incoming">The incoming claims (service, custom).</param>
     /// <returns>The decision and the issued and property claims.</returns>
-    public PolicyEvaluationResult Evaluate(IReadOnlyList<PolicyClaim> incoming)
+    /// <exception cref="PolicyLimitExceededException">The evaluation exceeded a default limit.</exception>
+    public PolicyEvaluationResult Evaluate(IReadOnlyList<PolicyClaim> incoming) => Evaluate(incoming, PolicyEvaluationLimits.Default);
+
+    /// <summary>Evaluates the policy within <paramref name="limits"/>, checking <paramref name="cancellationToken"/> as it goes.</summary>
+    /// <param name="incoming">The incoming claims (service, custom).</param>
+    /// <param name="limits">The work and memory budget.</param>
+    /// <param name="cancellationToken">Stops the evaluation (checked every few thousand steps).</param>
+    /// <returns>The decision and the issued and property claims.</returns>
+    /// <exception cref="PolicyLimitExceededException">The evaluation exceeded one of <paramref name="limits"/>; it names which.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public PolicyEvaluationResult Evaluate(IReadOnlyList<PolicyClaim> incoming, PolicyEvaluationLimits limits, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(incoming);
+        ArgumentNullException.ThrowIfNull(limits);
         var context = _threadContext ?? new EvaluationContext();
         _threadContext = null; // a nested evaluation on this thread gets its own context
         try
         {
-            context.Reset(incoming, _slotCount);
+            context.Reset(incoming, _slotCount, limits, cancellationToken);
             return Run(context);
         }
         finally
@@ -155,6 +167,10 @@ public sealed class CompiledPolicy
 
             return new PolicyEvaluationResult(true, false, PolicyEvaluationResult.PermitReason, context.IssuedArray(), context.PropertiesArray());
         }
+        catch (PolicyLimitExceededException e) when (current is not null)
+        {
+            throw e.At(current.Span);
+        }
         catch (PolicyEvaluationException e)
         {
             var where = current is null ? string.Empty : string.Format(CultureInfo.InvariantCulture, " (rule at line {0}, column {1})", current.Span.Line, current.Span.Column);
@@ -182,6 +198,8 @@ public sealed class CompiledPolicy
     /// <summary>Reusable per-thread scratch space: the growing claim set, outputs and label bindings.</summary>
     private sealed class EvaluationContext
     {
+        private const int CheckInterval = 4096;
+        private long _checkpoint;
         public PolicyClaim[] Claims = new PolicyClaim[32];
         public int ClaimCount;
         public PolicyClaim[] Issued = new PolicyClaim[16];
@@ -194,14 +212,29 @@ public sealed class CompiledPolicy
         public int BoundCount;
         public bool Permitted;
         public bool Denied;
+        public PolicyEvaluationLimits Limits = PolicyEvaluationLimits.Default;
+        public long Steps;
+        public long ClaimBytes;
+        public CancellationToken Cancellation;
 
-        public void Reset(IReadOnlyList<PolicyClaim> incoming, int slots)
+        public void Reset(IReadOnlyList<PolicyClaim> incoming, int slots, PolicyEvaluationLimits limits, CancellationToken cancellation)
         {
             ClaimCount = 0;
             IssuedCount = 0;
             PropertyCount = 0;
             Permitted = false;
             Denied = false;
+            Limits = limits;
+            Cancellation = cancellation;
+            Steps = 0;
+            ClaimBytes = 0;
+            _checkpoint = Math.Min(CheckInterval, limits.MaxSteps);
+            cancellation.ThrowIfCancellationRequested();
+            if (incoming.Count > limits.MaxClaims)
+            {
+                throw TooMany(nameof(PolicyEvaluationLimits.MaxClaims), limits.MaxClaims, "claims in the working set");
+            }
+
             if (Claims.Length < incoming.Count + 16)
             {
                 Claims = new PolicyClaim[incoming.Count + 16];
@@ -215,6 +248,7 @@ public sealed class CompiledPolicy
                     throw new ArgumentException("Incoming claims need a type and an issuer.", nameof(incoming));
                 }
 
+                AddBytes(claim.Type, claim.Value);
                 Claims[ClaimCount++] = claim;
             }
 
@@ -227,15 +261,77 @@ public sealed class CompiledPolicy
 
         public void Release()
         {
-            // Drop references to caller data so a cached context does not keep it alive.
+            // Drop references to caller data so a cached context does not keep it alive, and arrays grown by an
+            // unusually large evaluation so a thread does not keep its peak.
             Array.Clear(Claims, 0, ClaimCount);
             Array.Clear(Issued, 0, IssuedCount);
             Array.Clear(Properties, 0, PropertyCount);
             ClaimCount = IssuedCount = PropertyCount = 0;
+            Cancellation = default;
+            if (Claims.Length > 1024)
+            {
+                Claims = new PolicyClaim[32];
+            }
+
+            if (Issued.Length > 1024)
+            {
+                Issued = new PolicyClaim[16];
+            }
+
+            if (Properties.Length > 1024)
+            {
+                Properties = new PolicyClaim[4];
+            }
+
+            if (Bound.Length > 4096)
+            {
+                Bound = new int[32];
+            }
+        }
+
+        /// <summary>Counts <paramref name="steps"/> of work; every few thousand, checks the step limit and cancellation.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Charge(long steps)
+        {
+            Steps += steps;
+            if (Steps > _checkpoint)
+            {
+                Checkpoint();
+            }
+        }
+
+        public PolicyLimitExceededException TooMany(string limit, long value, string what) => new(limit, value, what);
+
+        public void CheckSet(int count)
+        {
+            if (count > Limits.MaxSetElements)
+            {
+                throw TooMany(nameof(PolicyEvaluationLimits.MaxSetElements), Limits.MaxSetElements, "elements of a set");
+            }
+        }
+
+        public void CheckString(int length)
+        {
+            if (length > Limits.MaxStringLength)
+            {
+                throw TooMany(nameof(PolicyEvaluationLimits.MaxStringLength), Limits.MaxStringLength, "characters of a string a function produces or receives");
+            }
         }
 
         public void Emit(ClaimActionKind kind, string type, ClaimValue value)
         {
+            Charge(1);
+            if (ClaimCount >= Limits.MaxClaims)
+            {
+                throw TooMany(nameof(PolicyEvaluationLimits.MaxClaims), Limits.MaxClaims, "claims in the working set");
+            }
+
+            if (kind != ClaimActionKind.Add && IssuedCount + PropertyCount >= Limits.MaxIssuedClaims)
+            {
+                throw TooMany(nameof(PolicyEvaluationLimits.MaxIssuedClaims), Limits.MaxIssuedClaims, "claims issued");
+            }
+
+            AddBytes(type, value);
             var claim = new PolicyClaim(type, value, ClaimIssuers.AttestationPolicy);
             Append(ref Claims, ref ClaimCount, claim);
             if (kind == ClaimActionKind.Issue)
@@ -256,6 +352,26 @@ public sealed class CompiledPolicy
             }
 
             Bound[BoundCount++] = index;
+        }
+
+        private void AddBytes(string type, ClaimValue value)
+        {
+            ClaimBytes += (2L * type.Length) + (value.Kind == ClaimValueKind.String ? 2L * value.AsString.Length : 8);
+            if (ClaimBytes > Limits.MaxClaimBytes)
+            {
+                throw TooMany(nameof(PolicyEvaluationLimits.MaxClaimBytes), Limits.MaxClaimBytes, "bytes of claim types and values in the working set");
+            }
+        }
+
+        private void Checkpoint()
+        {
+            if (Steps > Limits.MaxSteps)
+            {
+                throw TooMany(nameof(PolicyEvaluationLimits.MaxSteps), Limits.MaxSteps, "evaluation steps");
+            }
+
+            Cancellation.ThrowIfCancellationRequested();
+            _checkpoint = Math.Min(Steps + CheckInterval, Limits.MaxSteps);
         }
 
         public PolicyClaim[] IssuedArray() => IssuedCount == 0 ? [] : Issued.AsSpan(0, IssuedCount).ToArray();
@@ -438,6 +554,7 @@ public sealed class CompiledPolicy
     {
         public bool Holds(EvaluationContext context, int visible)
         {
+            context.Charge(visible);
             var claims = context.Claims;
             if (slot < 0)
             {
@@ -498,6 +615,7 @@ public sealed class CompiledPolicy
             {
                 var start = context.BindStart[access.Slot];
                 var count = context.BindCount[access.Slot];
+                context.Charge(count);
                 var any = false;
                 var positive = op == ComparisonOperator.NotEqual ? ComparisonOperator.Equal : op;
                 for (var i = 0; i < count && !any; i++)
@@ -511,6 +629,7 @@ public sealed class CompiledPolicy
             var right = operand.Evaluate(context);
             if (right.Kind == ClaimValueKind.Set && left.Kind != ClaimValueKind.Set)
             {
+                context.Charge(right.SetElements.Length);
                 var positive = op == ComparisonOperator.NotEqual ? ComparisonOperator.Equal : op;
                 var any = false;
                 foreach (var element in right.SetElements)
@@ -586,6 +705,8 @@ public sealed class CompiledPolicy
                 return Read(context.Claims[context.Bound[start]]);
             }
 
+            context.CheckSet(count);
+            context.Charge(count);
             var values = new ClaimValue[count];
             for (var i = 0; i < count; i++)
             {
@@ -601,12 +722,95 @@ public sealed class CompiledPolicy
         public override ClaimValue Evaluate(EvaluationContext context)
         {
             var values = new ClaimValue[arguments.Length];
+            long size = 0;
+            long elements = 1;
             for (var i = 0; i < values.Length; i++)
             {
-                values[i] = arguments[i].Evaluate(context);
+                var value = values[i] = arguments[i].Evaluate(context);
+                if (value.Kind == ClaimValueKind.String)
+                {
+                    context.CheckString(value.AsString.Length);
+                    size += value.AsString.Length;
+                }
+                else if (value.Kind == ClaimValueKind.Set)
+                {
+                    context.CheckSet(value.SetElements.Length);
+                    foreach (var element in value.SetElements)
+                    {
+                        if (element.Kind == ClaimValueKind.String)
+                        {
+                            context.CheckString(element.AsString.Length);
+                        }
+                    }
+
+                    // IsSubsetOf compares every element of one set with every element of the other.
+                    elements *= Math.Max(1, value.SetElements.Length);
+                }
             }
 
-            return PolicyFunctions.Invoke(function, values);
+            // One step per call, per 64 characters handled and per element comparison.
+            context.Charge(1 + (size / 64) + (elements > 1 ? elements : 0));
+            if (function == PolicyFunction.AppendString)
+            {
+                // Refused before the concatenation allocates.
+                context.CheckString((int)Math.Min(size, int.MaxValue));
+            }
+
+            ClaimValue result;
+            if (function == PolicyFunction.JmesPath)
+            {
+                result = JmesPath(context, values);
+            }
+            else
+            {
+                result = PolicyFunctions.Invoke(function, values);
+            }
+
+            if (result.Kind == ClaimValueKind.String)
+            {
+                context.CheckString(result.AsString.Length);
+                context.Charge(result.AsString.Length / 64);
+            }
+            else if (result.Kind == ClaimValueKind.Set)
+            {
+                context.CheckSet(result.SetElements.Length);
+                context.Charge(result.SetElements.Length);
+            }
+
+            return result;
+        }
+
+        private static ClaimValue JmesPath(EvaluationContext context, ClaimValue[] values)
+        {
+            // Arguments are checked as Invoke checks them, then the query's growth is bounded before it runs.
+            var json = PolicyFunctions.Single(values[0], PolicyFunction.JmesPath, 1, ClaimValueKind.String).AsString;
+            var query = PolicyFunctions.Single(values[1], PolicyFunction.JmesPath, 2, ClaimValueKind.String).AsString;
+            if (query.Length > PolicyFunctions.MaxJmesPathQueryLength)
+            {
+                throw new PolicyEvaluationException($"JmesPath: the query is {query.Length} characters; at most {PolicyFunctions.MaxJmesPathQueryLength} are evaluated");
+            }
+
+            var growth = PolicyFunctions.JmesPathGrowth(query, out var refused);
+            if (refused is not null)
+            {
+                throw new PolicyEvaluationException($"JmesPath: the function {refused}() is not evaluated (its output is not bounded by its input)");
+            }
+
+            if (growth > PolicyFunctions.MaxJmesPathGrowth)
+            {
+                throw new PolicyEvaluationException($"JmesPath: the query could grow its input {growth}-fold (multi-selects and growing functions such as to_string); at most {PolicyFunctions.MaxJmesPathGrowth}-fold is evaluated");
+            }
+
+            // Every stage of the query may walk the (grown) input once.
+            context.Charge(growth * (1 + (json.Length / 64)) * (1 + (query.Length / 16)));
+            try
+            {
+                return ClaimValue.FromString(PolicyFunctions.JmesPathQuery(json, query, context.Limits.MaxStringLength));
+            }
+            catch (BoundedStringWriter.FullException)
+            {
+                throw context.TooMany(nameof(PolicyEvaluationLimits.MaxStringLength), context.Limits.MaxStringLength, "characters of a string a function produces or receives");
+            }
         }
     }
 }

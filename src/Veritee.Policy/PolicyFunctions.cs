@@ -32,7 +32,95 @@ internal static class PolicyFunctions
         _ => ClaimValue.FromBoolean(ContainsOnlyValue(args[0], Single(args[1], function, 2, null))),
     };
 
-    public static string JmesPathQuery(string json, string query)
+    /// <summary>Longest JmesPath query evaluated (published policies use a few hundred characters).</summary>
+    public const int MaxJmesPathQueryLength = 1024;
+
+    /// <summary>Largest static growth bound (see <see cref="JmesPathGrowth"/>) of a query that is evaluated.</summary>
+    public const int MaxJmesPathGrowth = 16;
+
+    /// <summary>JmesPath functions whose output is at most their input (or a scalar); every other function counts as growth.</summary>
+    private static readonly HashSet<string> NonGrowingFunctions = new(StringComparer.Ordinal)
+    {
+        "abs", "avg", "ceil", "contains", "ends_with", "floor", "keys", "length", "lower", "max", "max_by", "min", "min_by",
+        "not_null", "reverse", "sort", "sort_by", "starts_with", "sum", "to_array", "to_number", "trim", "trim_left",
+        "trim_right", "type", "upper", "values",
+    };
+
+    /// <summary>Functions whose output is not bounded by their input (a width, a separator or a replacement multiplies it).</summary>
+    private static readonly HashSet<string> RefusedFunctions = new(StringComparer.Ordinal) { "join", "pad_left", "pad_right", "replace" };
+
+    /// <summary>
+    /// A static upper bound on how many times larger than its input a JmesPath query's intermediate results can grow:
+    /// a multi-select of k items multiplies its input by at most k (≤ 2^commas), and each growing function (such as
+    /// <c>to_string</c>, whose escaping doubles quotes) by at most 2. JmesPath.Net cannot be interrupted, so a query
+    /// that could grow without bound (<c>@ | [@,@] | [@,@] | …</c> doubles its input at every stage) is refused before
+    /// it runs, as are the functions that multiply output by an argument.
+    /// </summary>
+    /// <returns>The bound (at least 1), or 0 with <paramref name="refused"/> set when a function is refused.</returns>
+    internal static long JmesPathGrowth(string query, out string? refused)
+    {
+        refused = null;
+        var exponent = 0;
+        var i = 0;
+        while (i < query.Length)
+        {
+            var c = query[i];
+            if (c is '\'' or '"' or '`')
+            {
+                // Skip a raw string, quoted identifier or JSON literal (escapes included).
+                i++;
+                while (i < query.Length && query[i] != c)
+                {
+                    i += query[i] == '\\' ? 2 : 1;
+                }
+
+                i++;
+                continue;
+            }
+
+            if (c == ',')
+            {
+                exponent++;
+            }
+            else if (char.IsAsciiLetter(c) || c == '_')
+            {
+                var start = i;
+                while (i < query.Length && (char.IsAsciiLetterOrDigit(query[i]) || query[i] == '_'))
+                {
+                    i++;
+                }
+
+                var name = query[start..i];
+                var next = i;
+                while (next < query.Length && char.IsWhiteSpace(query[next]))
+                {
+                    next++;
+                }
+
+                if (next < query.Length && query[next] == '(')
+                {
+                    if (RefusedFunctions.Contains(name))
+                    {
+                        refused = name;
+                        return 0;
+                    }
+
+                    if (!NonGrowingFunctions.Contains(name))
+                    {
+                        exponent++;
+                    }
+                }
+
+                continue;
+            }
+
+            i++;
+        }
+
+        return exponent >= 62 ? long.MaxValue : 1L << exponent;
+    }
+
+    public static string JmesPathQuery(string json, string query, int maxOutputLength = int.MaxValue)
     {
         if (json.Length == 0 || query.Length == 0)
         {
@@ -41,7 +129,32 @@ internal static class PolicyFunctions
 
         try
         {
-            return Engine.Transform(json, query);
+            Newtonsoft.Json.Linq.JToken input;
+            using (var reader = new Newtonsoft.Json.JsonTextReader(new StringReader(json)) { MaxDepth = 64, DateParseHandling = Newtonsoft.Json.DateParseHandling.None })
+            {
+                input = Newtonsoft.Json.Linq.JToken.ReadFrom(reader);
+                if (reader.Read())
+                {
+                    throw new Newtonsoft.Json.JsonReaderException("additional text after the JSON value");
+                }
+            }
+
+            // The JToken overload lets the result be written through a bounded writer (the string overload builds the
+            // whole text first).
+#pragma warning disable CS0618
+            var result = Engine.Transform(input, query);
+#pragma warning restore CS0618
+            using var text = new BoundedStringWriter(maxOutputLength);
+            using (var writer = new Newtonsoft.Json.JsonTextWriter(text) { Formatting = Newtonsoft.Json.Formatting.None })
+            {
+                result.WriteTo(writer);
+            }
+
+            return text.ToString();
+        }
+        catch (BoundedStringWriter.FullException)
+        {
+            throw;
         }
         catch (Newtonsoft.Json.JsonException e)
         {
@@ -154,7 +267,7 @@ internal static class PolicyFunctions
     private static ReadOnlySpan<ClaimValue> Elements(ClaimValue value) =>
         value.Kind == ClaimValueKind.Set ? value.SetElements : new[] { value };
 
-    private static ClaimValue Single(ClaimValue value, PolicyFunction function, int position, ClaimValueKind? kind)
+    internal static ClaimValue Single(ClaimValue value, PolicyFunction function, int position, ClaimValueKind? kind)
     {
         if (value.Kind == ClaimValueKind.Set)
         {
@@ -207,5 +320,46 @@ internal static class PolicyFunctions
         {
             return e.Message;
         }
+    }
+}
+
+/// <summary>A StringWriter that stops with <see cref="FullException"/> once it would hold more than its capacity.</summary>
+internal sealed class BoundedStringWriter(int capacity) : StringWriter(CultureInfo.InvariantCulture)
+{
+    public override void Write(char value)
+    {
+        Reserve(1);
+        base.Write(value);
+    }
+
+    public override void Write(char[] buffer, int index, int count)
+    {
+        Reserve(count);
+        base.Write(buffer, index, count);
+    }
+
+    public override void Write(string? value)
+    {
+        Reserve(value?.Length ?? 0);
+        base.Write(value);
+    }
+
+    public override void Write(ReadOnlySpan<char> buffer)
+    {
+        Reserve(buffer.Length);
+        base.Write(buffer);
+    }
+
+    private void Reserve(int count)
+    {
+        if (GetStringBuilder().Length + (long)count > capacity)
+        {
+            throw new FullException();
+        }
+    }
+
+    /// <summary>The output reached the capacity.</summary>
+    internal sealed class FullException : Exception
+    {
     }
 }

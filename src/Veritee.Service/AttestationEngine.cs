@@ -128,6 +128,8 @@ public sealed class AttestationEngine
     private readonly TimeProvider _clock;
     private readonly QuoteVerifier _verifier = new(new VerificationCache());
     private readonly ServiceTelemetry? _telemetry;
+    private readonly PolicyEvaluationLimits _policyLimits;
+    private readonly bool _allowDraftPolicy;
     private long _lastFetchSuccessTicks;
     private long _lastRefreshFailureTicks;
     private long _lastFailClosedTicks;
@@ -143,6 +145,9 @@ public sealed class AttestationEngine
         _acceptedTcb = options.AcceptedTcbStatuses;
         _clock = clock;
         _telemetry = telemetry;
+        options.PolicyLimits.Validate();
+        _policyLimits = options.PolicyLimits;
+        _allowDraftPolicy = options.AllowDraftPolicy;
         if (options.CollateralServiceUrl is { } pcs)
         {
             var fetcher = new PcsCollateralSource(http ?? new HttpClient { Timeout = TimeSpan.FromSeconds(20) }, new PcsCollateralSourceOptions
@@ -170,6 +175,12 @@ public sealed class AttestationEngine
     public async Task<(JsonObject Claims, bool Unsigned)> AttestAsync(string attestationType, AttestRequest request, CompiledPolicy storedPolicy, string storedPolicyText, JsonObject? policySigner, DateTimeOffset now, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
+        if (request.DraftPolicy is not null && !_allowDraftPolicy)
+        {
+            // Refused before any verification work.
+            throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, "draftPolicyForAttestation is disabled on this instance (serve --draft-policy off); attest without it to use the stored policy");
+        }
+
         var (result, collateral, simulated) = await VerifyAsync(request.Evidence, attestationType, now, cancellationToken).ConfigureAwait(false);
         var quote = result.Quote!;
         if (quote.BodyType != QuoteBodyType.SgxReport)
@@ -212,7 +223,14 @@ public sealed class AttestationEngine
         PolicyEvaluationResult evaluation;
         using (ServiceTelemetry.Activities.StartActivity("veritee.policy"))
         {
-            evaluation = policy.Evaluate(incoming);
+            try
+            {
+                evaluation = policy.Evaluate(incoming, _policyLimits, cancellationToken);
+            }
+            catch (PolicyLimitExceededException e)
+            {
+                throw MaaException.BadRequest(MaaErrorCodes.PolicyEvaluationError, "Policy evaluation failed: " + e.Message);
+            }
         }
 
         if (evaluation.IsError)

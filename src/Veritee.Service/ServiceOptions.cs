@@ -233,4 +233,16 @@ public sealed record ServiceOptions
 
     /// <summary>Wraps the store the service uses (tests count its calls).</summary>
     internal Func<Store.IServiceStore, Store.IServiceStore>? StoreDecorator { get; init; }
+
+    /// <summary>
+    /// The budget of one policy evaluation (draft and stored policies alike); exceeding a limit answers 400
+    /// <c>PolicyEvaluationError</c> naming it.
+    /// </summary>
+    public Veritee.Policy.PolicyEvaluationLimits PolicyLimits { get; init; } = Veritee.Policy.PolicyEvaluationLimits.Default;
+
+    /// <summary>
+    /// Whether attestation requests may carry <c>draftPolicyForAttestation</c> (default true, as MAA); false answers such
+    /// requests 400 <c>InvalidParameter</c>.
+    /// </summary>
+    public bool AllowDraftPolicy { get; init; } = true;
 }

@@ -40,6 +40,15 @@ public sealed class TokenWriter(InstanceSigningKey key, InstanceAddress instance
             ["typ"] = "JWT",
         };
         var signingInput = Base64Url(CanonicalJson.Serialize(header)) + "." + Base64Url(CanonicalJson.Serialize(claims));
+
+        // Refused before signing: relying parties (Veritee's client among them) accept tokens up to this size only.
+        var length = signingInput.Length + 1 + (unsigned ? 0 : ((key.Key.KeySize / 8 * 4) + 2) / 3);
+        if (length > Veritee.Tokens.MaaTokenValidator.MaxTokenLength)
+        {
+            throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"the token would be {length} bytes, more than the maximum token size of {Veritee.Tokens.MaaTokenValidator.MaxTokenLength} bytes (binary runtimeData appears three times in the token; send less runtimeData, or issue fewer claims)"));
+        }
+
         if (unsigned)
         {
             return signingInput + ".";

@@ -491,6 +491,10 @@ public static partial class VeriteeServer
     {
         RequireApiVersion(context);
         var canonical = RequireType(type);
+
+        // The caller is authenticated before the body is read, parsed or its signature verified (unauthenticated
+        // requests cost no JWS or RSA work).
+        await Authorize(context).ConfigureAwait(false);
         var jws = ParsePolicyJws(Encoding.UTF8.GetString(await ReadBody(context).ConfigureAwait(false)));
         await AuthorizeChange(context, options, store, jws.VerifySignature(), jws.SignerCertificate).ConfigureAwait(false);
         var text = jws.PolicyText ?? throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, "the policy token has an empty payload; use :reset to remove a policy");
@@ -527,6 +531,7 @@ public static partial class VeriteeServer
 
         RequireApiVersion(context);
         var canonical = RequireType(type[..^Suffix.Length]);
+        await Authorize(context).ConfigureAwait(false);
         var jws = ParsePolicyJws(Encoding.UTF8.GetString(await ReadBody(context).ConfigureAwait(false)));
         await AuthorizeChange(context, options, store, jws.VerifySignature(), jws.SignerCertificate).ConfigureAwait(false);
         if (jws.PolicyText is not null)
@@ -557,9 +562,9 @@ public static partial class VeriteeServer
     private static async Task ModifyCertificates(HttpContext context, IServiceStore store, TokenWriter tokens, TimeProvider clock, ServiceOptions options)
     {
         RequireApiVersion(context);
+        await Authorize(context).ConfigureAwait(false);
         if (options.TrustModel != TrustModel.Isolated)
         {
-            await Authorize(context).ConfigureAwait(false);
             throw MaaException.BadRequest(MaaErrorCodes.InvalidOperation, "The operation is disallowed: policy management certificates exist only on isolated instances");
         }
 
@@ -613,12 +618,12 @@ public static partial class VeriteeServer
     }
 
     /// <summary>
-    /// Who may change policies and signers: an authenticated administrator (bearer token) in both models; a signature,
-    /// when present, must verify; isolated, the change must also be signed by a registered policy-management certificate.
+    /// Who may change policies and signers: an authenticated administrator (bearer token, checked by the caller before
+    /// the body is parsed) in both models; a signature, when present, must verify; isolated, the change must also be
+    /// signed by a registered policy-management certificate.
     /// </summary>
     private static async Task AuthorizeChange(HttpContext context, ServiceOptions options, IServiceStore store, JwsSignatureStatus signature, X509Certificate2? signer)
     {
-        await Authorize(context).ConfigureAwait(false);
         if (signature == JwsSignatureStatus.Invalid)
         {
             throw MaaException.BadRequest(MaaErrorCodes.InvalidOperation, "the token signature does not verify with the certificate in its header");

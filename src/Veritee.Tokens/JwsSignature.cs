@@ -1,3 +1,4 @@
+using System.Formats.Asn1;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
@@ -79,12 +80,78 @@ internal static class JwsSignature
             throw new TokenFormatException($"JWS alg '{alg}' does not match the signer certificate's {(leafIsRsa ? "RSA" : "non-RSA")} key");
         }
 
+        CheckSignerKey(chain[0]);
+
         if (jws.Signature.Length == 0)
         {
             throw new TokenFormatException("signed JWS has an empty signature");
         }
 
         return (alg, chain);
+    }
+
+    /// <summary>
+    /// Refuses signer keys outside sane bounds before any signature math, by reading the encoded key only: RSA with a
+    /// 2048–4096-bit modulus and an odd public exponent in 3..2^32-1 (a huge exponent makes verification arbitrarily
+    /// slow), or EC on P-256 or P-384.
+    /// </summary>
+    /// <exception cref="TokenFormatException">The key is of another kind or size, or does not decode.</exception>
+    public static void CheckSignerKey(X509Certificate2 certificate)
+    {
+        const string RsaOid = "1.2.840.113549.1.1.1";
+        const string EcOid = "1.2.840.10045.2.1";
+        var key = certificate.PublicKey;
+        var oid = key.Oid.Value ?? string.Empty;
+        try
+        {
+            if (oid == RsaOid)
+            {
+                var reader = new AsnReader(key.EncodedKeyValue.RawData, AsnEncodingRules.DER);
+                var sequence = reader.ReadSequence();
+                var modulus = sequence.ReadIntegerBytes().Span;
+                var exponent = sequence.ReadIntegerBytes().Span;
+                sequence.ThrowIfNotEmpty();
+                reader.ThrowIfNotEmpty();
+                modulus = modulus.TrimStart((byte)0);
+                exponent = exponent.TrimStart((byte)0);
+                var bits = modulus.IsEmpty ? 0 : (modulus.Length * 8) - (System.Numerics.BitOperations.LeadingZeroCount((uint)modulus[0]) - 24);
+                if (bits < 2048 || bits > 4096)
+                {
+                    throw new TokenFormatException($"the signer certificate's RSA key has {bits} bits; policy signer keys must have 2048 to 4096 bits");
+                }
+
+                ulong e = 0;
+                for (var i = 0; i < exponent.Length && exponent.Length <= 4; i++)
+                {
+                    e = (e << 8) | exponent[i];
+                }
+
+                if (exponent.Length > 4 || e < 3 || (e & 1) == 0)
+                {
+                    throw new TokenFormatException("the signer certificate's RSA public exponent is not an odd number from 3 to 2^32-1 (65537 is usual)");
+                }
+
+                return;
+            }
+
+            if (oid == EcOid)
+            {
+                var parameters = key.EncodedParameters?.RawData ?? [];
+                var curve = parameters.Length > 0 ? new AsnReader(parameters, AsnEncodingRules.DER).ReadObjectIdentifier() : null;
+                if (curve is "1.2.840.10045.3.1.7" or "1.3.132.0.34")
+                {
+                    return;
+                }
+
+                throw new TokenFormatException($"the signer certificate's EC key is on curve {curve ?? "(unnamed)"}; policy signer keys must be on P-256 or P-384");
+            }
+        }
+        catch (AsnContentException e)
+        {
+            throw new TokenFormatException("the signer certificate's public key does not decode: " + e.Message, e);
+        }
+
+        throw new TokenFormatException($"the signer certificate's key algorithm {oid} is not RSA or EC");
     }
 
     /// <summary>Verifies with the certificate's public key; unsigned → <see cref="JwsSignatureStatus.Unsigned"/>.</summary>

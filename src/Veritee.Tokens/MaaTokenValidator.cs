@@ -16,9 +16,15 @@ public sealed class MaaTokenValidator
     /// <summary>The only JWS algorithm accepted for tokens issued by an attestation service.</summary>
     public const string Algorithm = "RS256";
 
+    /// <summary>
+    /// The largest token (compact serialization, in bytes) Veritee's service issues and its validator accepts: 1 MiB.
+    /// Binary runtimeData is copied into three claims, so about 190 KiB of it fit.
+    /// </summary>
+    public const int MaxTokenLength = 1024 * 1024;
+
     private readonly MaaSigningKeys _keys;
     private readonly MaaTokenValidationOptions _options;
-    private readonly JsonWebTokenHandler _handler = new() { MapInboundClaims = false };
+    private readonly JsonWebTokenHandler _handler = new() { MapInboundClaims = false, MaximumTokenSizeInBytes = MaxTokenLength };
 
     /// <summary>Creates a validator over a pinned key set.</summary>
     /// <exception cref="ArgumentException">No issuer, an invalid instance URI or an out-of-range skew.</exception>
@@ -36,6 +42,12 @@ public sealed class MaaTokenValidator
     {
         ArgumentNullException.ThrowIfNull(token);
         var now = _options.TimeProvider.GetUtcNow();
+        var length = token.AsSpan().Trim().Trim('"').Length;
+        if (length > MaxTokenLength)
+        {
+            return Fail(MaaTokenFailure.Malformed, $"the token is {length} bytes, more than the maximum token size of {MaxTokenLength} bytes", now);
+        }
+
         CompactJws jws;
         try
         {

@@ -38,6 +38,32 @@ public sealed class PolicyCliTests : IDisposable
         ]
         """);
 
+    [Theory]
+    [InlineData("claims", "MaxClaims = 10000")]
+    [InlineData("string", "MaxStringLength = 65536")]
+    public void Eval_of_a_policy_over_its_budget_exits_2_with_one_line(string kind, string limit)
+    {
+        // Before: 2^24 claims (or a 2^40-character string) until "Out of memory", exit 134.
+        var text = new System.Text.StringBuilder(kind == "claims"
+            ? "version=1.0; authorizationrules { => permit(); }; issuancerules {\n"
+            : "version=1.2; authorizationrules { => permit(); }; issuancerules {\n  => add(type=\"s0\", value=\"0123456789abcdef\");\n");
+        for (var i = 0; i < (kind == "claims" ? 24 : 40); i++)
+        {
+            text.Append(kind == "claims"
+                ? "  c:[type==\"x-ms-sgx-mrsigner\"] => add(type=\"x-ms-sgx-mrsigner\", value=c.value);\n"
+                : $"  c:[type==\"s{i}\"] => add(type=\"s{i + 1}\", value=AppendString(c.value, c.value));\n");
+        }
+
+        var policy = Write("budget.txt", text.Append("};\n").ToString());
+        var claims = Write("short.json", """[{"type": "x-ms-sgx-mrsigner", "value": "4aea5f9a"}]""");
+        var (exit, output, error) = Run("policy", "eval", policy, "--claims", claims);
+        Assert.Equal(2, exit);
+        Assert.Equal(string.Empty, output);
+        var lines = error.ReplaceLineEndings("\n").TrimEnd('\n').Split('\n');
+        Assert.Single(lines);
+        Assert.Contains("policy evaluation exceeded the limit " + limit, lines[0], StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Check_valid_policy_exits_0_with_a_summary()
     {

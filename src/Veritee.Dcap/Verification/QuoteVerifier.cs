@@ -102,15 +102,24 @@ public sealed class QuoteVerifier
             var pckCrl = ParseCrl(collateral.PckCrl, "PCK CRL", QvlStatus.STATUS_SGX_CRL_UNSUPPORTED_FORMAT);
             var tcbInfo = _tcbInfo = Parse(KindTcbInfo, collateral.TcbInfo, () => TcbInfo.Parse(collateral.TcbInfo),
                 QvlStatus.STATUS_SGX_TCB_INFO_UNSUPPORTED_FORMAT, invalid: QvlStatus.STATUS_SGX_TCB_INFO_INVALID);
+
+            // QvE parses the QE Identity with the collateral dates (qve_get_collateral_dates), before any chain check.
+            var qeIdentity = Parse(KindQeIdentity, collateral.QeIdentity, () => EnclaveIdentity.Parse(collateral.QeIdentity),
+                QvlStatus.STATUS_SGX_ENCLAVE_IDENTITY_UNSUPPORTED_FORMAT, invalid: QvlStatus.STATUS_SGX_ENCLAVE_IDENTITY_INVALID);
             var tcbChain = ParseChain(collateral.TcbInfoIssuerChain, "TCB Info issuer chain", QvlStatus.STATUS_UNSUPPORTED_CERT_FORMAT);
             var qeChain = ParseChain(collateral.QeIdentityIssuerChain, "QE Identity issuer chain", QvlStatus.STATUS_UNSUPPORTED_CERT_FORMAT);
             var crlChain = ParseChain(collateral.PckCrlIssuerChain, "PCK CRL issuer chain", QvlStatus.STATUS_UNSUPPORTED_CERT_FORMAT);
 
-            // Collateral expiry (a finding beside the verdict, never a failure), QvE's collateral dates.
-            foreach (var c in crlChain)
-            {
-                CheckNotAfter(c, "PCK CRL issuer chain");
-            }
+            // Collateral expiry (a finding beside the verdict, never a failure): QvE takes every date before verifying
+            // anything, so the flag is the same wherever verification stops.
+            CheckNotAfter(pckChain, "PCK chain");
+            CheckNotAfter(tcbChain, "TCB Info signing chain");
+            CheckNotAfter(qeChain, "QE Identity signing chain");
+            CheckNotAfter(crlChain, "PCK CRL issuer chain");
+            Expiry(rootCrl.NextUpdate, $"root CA CRL at or past nextUpdate {rootCrl.NextUpdate:yyyy-MM-ddTHH:mm:ssZ}");
+            Expiry(pckCrl.NextUpdate, $"PCK CRL at or past nextUpdate {pckCrl.NextUpdate:yyyy-MM-ddTHH:mm:ssZ}");
+            Expiry(tcbInfo.NextUpdate, "TCB Info at or past nextUpdate");
+            Expiry(qeIdentity.NextUpdate, "QE Identity at or past nextUpdate");
 
             // PCK certificate chain (QVL PckCertVerifier).
             var (root, intermediate, pckCert) = VerifyPckChain(pckChain, rootCrl, pckCrl);
@@ -122,18 +131,12 @@ public sealed class QuoteVerifier
                 throw new VerificationFailure(QvlStatus.STATUS_TCB_INFO_INVALID_SIGNATURE, "TCB Info signature does not verify under the TCB Signing key");
             }
 
-            Expiry(tcbInfo.NextUpdate, "TCB Info at or past nextUpdate");
-
-            // QvE parses the QE Identity only now (sgxAttestationVerifyEnclaveIdentity), after the PCK chain and TCB Info.
-            var qeIdentity = Parse(KindQeIdentity, collateral.QeIdentity, () => EnclaveIdentity.Parse(collateral.QeIdentity),
-                QvlStatus.STATUS_SGX_ENCLAVE_IDENTITY_UNSUPPORTED_FORMAT, invalid: QvlStatus.STATUS_SGX_ENCLAVE_IDENTITY_INVALID);
             VerifySigningChain(qeChain, rootCrl, "QE Identity");
             if (!memo.Verify(qeChain.Signer.PublicKey, qeIdentity.SignedBody.Span, qeIdentity.Signature, DSASignatureFormat.IeeeP1363FixedFieldConcatenation, KindJsonSignature))
             {
                 throw new VerificationFailure(QvlStatus.STATUS_SGX_ENCLAVE_IDENTITY_INVALID_SIGNATURE, "QE Identity signature does not verify under the TCB Signing key");
             }
 
-            Expiry(qeIdentity.NextUpdate, "QE Identity at or past nextUpdate");
             _ = root;
             _ = intermediate;
 
@@ -221,13 +224,8 @@ public sealed class QuoteVerifier
                 throw new VerificationFailure(QvlStatus.STATUS_SGX_PCK_REVOKED, $"PCK certificate serial {pck.SerialNumber} is revoked");
             }
 
-            foreach (var c in new[] { pck, intermediate, root })
-            {
-                CheckNotAfter(c, "PCK chain");
-            }
-
-            CheckCrlWindow(rootCrl, "root CA CRL");
-            CheckCrlWindow(pckCrl, "PCK CRL");
+            CheckNotYetValid(rootCrl, "root CA CRL");
+            CheckNotYetValid(pckCrl, "PCK CRL");
             return (root, intermediate, pck);
         }
 
@@ -266,9 +264,6 @@ public sealed class QuoteVerifier
             {
                 throw new VerificationFailure(QvlStatus.STATUS_SGX_TCB_SIGNING_CERT_CHAIN_UNTRUSTED, $"{what} issuer chain root key is not the trust anchor ({anchor.Name})");
             }
-
-            CheckNotAfter(signer, what + " signing chain");
-            CheckNotAfter(root, what + " signing chain");
         }
 
         private VerificationResult VerifyQuote(Quote quote, DcapCertificate pckCert, TcbInfo tcbInfo, EnclaveIdentity qeIdentity)
@@ -531,17 +526,20 @@ public sealed class QuoteVerifier
             }
         }
 
-        private void CheckNotAfter(DcapCertificate cert, string what) =>
-            Expiry(cert.NotAfter, $"{what}: '{cert.SubjectCommonName}' at or past notAfter {cert.NotAfter:yyyy-MM-ddTHH:mm:ssZ}");
-
-        private void CheckCrlWindow(CertificateRevocationList crl, string what)
+        private void CheckNotAfter(IEnumerable<DcapCertificate> chain, string what)
         {
-            var finding = $"{what} not valid at this time ({crl.ThisUpdate:yyyy-MM-ddTHH:mm:ssZ}..{crl.NextUpdate:yyyy-MM-ddTHH:mm:ssZ})";
-            Expiry(crl.NextUpdate, finding);
+            foreach (var cert in chain)
+            {
+                Expiry(cert.NotAfter, $"{what}: '{cert.SubjectCommonName}' at or past notAfter {cert.NotAfter:yyyy-MM-ddTHH:mm:ssZ}");
+            }
+        }
+
+        private void CheckNotYetValid(CertificateRevocationList crl, string what)
+        {
             if (time < crl.ThisUpdate)
             {
-                // QVL's CRL check (thisUpdate <= t) makes a CRL from the future an expiry finding as well.
-                AddFinding(finding);
+                // QVL's CRL check (thisUpdate <= t, STATUS_SGX_CRL_EXPIRED) makes a CRL from the future an expiry finding too.
+                AddFinding($"{what} not valid before thisUpdate {crl.ThisUpdate:yyyy-MM-ddTHH:mm:ssZ}");
             }
         }
 

@@ -19,4 +19,11 @@ public sealed class DcapFormatException : FormatException
         : base(message, innerException)
     {
     }
+
+    /// <summary>
+    /// True when the document is well-formed but Intel QVL rejects its content as invalid (its
+    /// <c>STATUS_SGX_TCB_INFO_INVALID</c> / <c>STATUS_SGX_ENCLAVE_IDENTITY_INVALID</c> class) rather than as an
+    /// unsupported format: e.g. duplicate TCB levels or a status an enclave identity may not carry.
+    /// </summary>
+    public bool IsInvalidContent { get; init; }
 }

@@ -124,10 +124,11 @@ public sealed class CachedCollateralSourceTests
         Assert.Same(good.Collateral, (await cache.GetAsync(Request)).Collateral);
         Assert.Equal(3, source.Calls);
 
-        // At nextUpdate it is the last moment; one second later the cache fails closed and names the part.
-        clock.Now = WindowEnd;
+        // One second before nextUpdate is the last moment; at nextUpdate (QvE counts a deadline equal to the time as
+        // expired) the cache fails closed and names the part.
+        clock.Now = WindowEnd - TimeSpan.FromSeconds(1);
         Assert.Same(good.Collateral, (await cache.GetAsync(Request)).Collateral);
-        clock.Now = WindowEnd + TimeSpan.FromSeconds(1);
+        clock.Now = WindowEnd;
         var e = await Assert.ThrowsAsync<CollateralExpiredException>(() => cache.GetAsync(Request));
         Assert.Equal(CollateralFetchFailure.Expired, e.Failure);
         Assert.Equal(CollateralValidity.Of(_collateral).Earliest.Part, e.Part);

@@ -26,8 +26,8 @@ public sealed class CollateralValidity
     /// <summary>The deadline that comes first: the bundle is stale after it.</summary>
     public CollateralDeadline Earliest { get; }
 
-    /// <summary>True when <paramref name="time"/> is not past any deadline.</summary>
-    public bool IsValidAt(DateTimeOffset time) => time <= Earliest.Time;
+    /// <summary>True when <paramref name="time"/> is before every deadline (QvE counts a deadline equal to the time as expired).</summary>
+    public bool IsValidAt(DateTimeOffset time) => time < Earliest.Time;
 
     /// <summary>Reads the deadlines of <paramref name="collateral"/>.</summary>
     /// <exception cref="DcapFormatException">A part does not parse; the message names it.</exception>

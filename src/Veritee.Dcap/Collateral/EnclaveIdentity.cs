@@ -57,7 +57,7 @@ public sealed class EnclaveIdentity
     /// <summary>ISVPRODID.</summary>
     public required ushort IsvProdId { get; init; }
 
-    /// <summary>TCB levels, highest ISVSVN first.</summary>
+    /// <summary>TCB levels in JSON order (Intel's order, highest ISVSVN first); the first at or below the QE's ISVSVN applies.</summary>
     public required IReadOnlyList<EnclaveTcbLevel> TcbLevels { get; init; }
 
     /// <summary>The signed <c>enclaveIdentity</c> body bytes.</summary>
@@ -94,10 +94,15 @@ public sealed class EnclaveIdentity
             }
 
             var levels = levelsJson.EnumerateArray().Select((l, i) => EnclaveTcbLevel.Read(l, $"{What} tcbLevels[{i}]")).ToArray();
-            if (levels.FirstOrDefault(l => l.Status is not (TcbStatus.UpToDate or TcbStatus.OutOfDate or TcbStatus.Revoked)) is { } bad)
+            if (levels.FirstOrDefault(l => l.Status is not (TcbStatus.UpToDate or TcbStatus.ConfigurationNeeded or TcbStatus.OutOfDate or
+                TcbStatus.OutOfDateConfigurationNeeded or TcbStatus.Revoked)) is { } bad)
             {
-                // Intel's parser accepts only these three statuses for enclave identities.
-                throw new DcapFormatException($"{What}: tcbStatus \"{bad.TcbStatusText}\" is not UpToDate, OutOfDate or Revoked");
+                // QVL's EnclaveIdentityV2 parses these five statuses (its enclave TcbStatus enum); any other string,
+                // SWHardeningNeeded and ConfigurationAndSWHardeningNeeded included, makes the identity invalid.
+                throw new DcapFormatException($"{What}: tcbStatus \"{bad.TcbStatusText}\" is not UpToDate, ConfigurationNeeded, OutOfDate, OutOfDateConfigurationNeeded or Revoked")
+                {
+                    IsInvalidContent = true,
+                };
             }
 
             return new EnclaveIdentity

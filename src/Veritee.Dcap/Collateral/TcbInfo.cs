@@ -125,9 +125,10 @@ public sealed class TcbInfo
         List<TdxModuleIdentity>? identities = null;
         if (hasIdentities)
         {
-            if (identitiesJson.ValueKind != JsonValueKind.Array)
+            // QVL: present but not a non-empty array is invalid content; absent is an empty list (see QuoteVerifier).
+            if (identitiesJson.ValueKind != JsonValueKind.Array || identitiesJson.GetArrayLength() == 0)
             {
-                throw new DcapFormatException($"{What}: tdxModuleIdentities must be an array");
+                throw new DcapFormatException($"{What}: tdxModuleIdentities must be a non-empty array") { IsInvalidContent = true };
             }
 
             identities = [.. identitiesJson.EnumerateArray().Select(e => ReadModule(e, String(e, "id", What + " tdxModuleIdentities"), withLevels: true))];
@@ -145,13 +146,14 @@ public sealed class TcbInfo
             levels.Add(ReadLevel(levelJson, version, isTdx, levels.Count));
         }
 
-        // Intel QVL keeps levels in a set ordered by (SGX components, PCESVN, TDX components), best first.
+        // Intel QVL keeps levels in a set ordered by (SGX components, PCESVN, TDX components), best first; a level
+        // equal to another is refused as invalid content (QVL: "Detected duplicated TCB levels", STATUS_SGX_TCB_INFO_INVALID).
         var ordered = levels.OrderByDescending(l => l, LevelComparer.Instance).ToList();
         for (var i = 1; i < ordered.Count; i++)
         {
             if (LevelComparer.Instance.Compare(ordered[i - 1], ordered[i]) == 0)
             {
-                throw new DcapFormatException($"{What}: duplicate TCB level");
+                throw new DcapFormatException($"{What}: duplicate TCB level (tcbLevels hold two levels with the same components and PCESVN)") { IsInvalidContent = true };
             }
         }
 
@@ -189,6 +191,17 @@ public sealed class TcbInfo
             {
                 levels.Add(EnclaveTcbLevel.Read(level, what));
             }
+
+            // QVL keeps module levels in a set ordered by isvsvn, highest first (the module and relaunch checks rely on
+            // that order, not on the JSON's), and refuses two levels with the same isvsvn.
+            levels.Sort((a, b) => b.IsvSvn.CompareTo(a.IsvSvn));
+            for (var i = 1; i < levels.Count; i++)
+            {
+                if (levels[i - 1].IsvSvn == levels[i].IsvSvn)
+                {
+                    throw new DcapFormatException($"{what}: duplicate TCB level (two levels with isvsvn {levels[i].IsvSvn})") { IsInvalidContent = DuplicateModuleLevelIsInvalid };
+                }
+            }
         }
 
         return new TdxModuleIdentity(id, HexBytes(json, "mrsigner", 48, what), HexBytes(json, "attributes", 8, what), HexBytes(json, "attributesMask", 8, what), levels);
@@ -217,8 +230,16 @@ public sealed class TcbInfo
             }
         }
 
+        var status = String(level, "tcbStatus", what);
+        if (TcbStatuses.Parse(status) is not (TcbStatus.UpToDate or TcbStatus.SWHardeningNeeded or TcbStatus.ConfigurationNeeded or
+            TcbStatus.ConfigurationAndSWHardeningNeeded or TcbStatus.OutOfDate or TcbStatus.OutOfDateConfigurationNeeded or TcbStatus.Revoked))
+        {
+            // QVL's TcbLevel parser accepts only these seven and refuses the TCB Info as invalid otherwise.
+            throw new DcapFormatException($"{what}: tcbStatus \"{status}\" is not a TCB Info status") { IsInvalidContent = true };
+        }
+
         return new TcbLevel(sgx, (ushort)Integer(tcb, "pcesvn", what, 0, ushort.MaxValue), tdx,
-            Date(level, "tcbDate", what), String(level, "tcbStatus", what), Advisories(level, what));
+            Date(level, "tcbDate", what), status, Advisories(level, what));
     }
 
     private static void ReadComponents(JsonElement array, byte[] into, string what)
@@ -234,6 +255,10 @@ public sealed class TcbInfo
             into[i++] = (byte)Integer(component, "svn", what, 0, 255);
         }
     }
+
+    // QVL's TdxModuleIdentity parser throws its FormatException for duplicate module levels, which its
+    // sgxAttestationVerifyTCBInfo reports as STATUS_SGX_TCB_INFO_UNSUPPORTED_FORMAT... (set from a run of QVL).
+    private const bool DuplicateModuleLevelIsInvalid = false;
 
     private sealed class LevelComparer : IComparer<TcbLevel>
     {

@@ -100,17 +100,26 @@ public sealed class QuoteVerifier
             var pckChain = ParseChain(cert.Data.Span, "quote PCK chain", QvlStatus.STATUS_UNSUPPORTED_PCK_CERT_FORMAT);
             var rootCrl = ParseCrl(collateral.RootCaCrl, "root CA CRL", QvlStatus.STATUS_SGX_CRL_UNSUPPORTED_FORMAT);
             var pckCrl = ParseCrl(collateral.PckCrl, "PCK CRL", QvlStatus.STATUS_SGX_CRL_UNSUPPORTED_FORMAT);
-            var tcbInfo = _tcbInfo = Parse(KindTcbInfo, collateral.TcbInfo, () => TcbInfo.Parse(collateral.TcbInfo), QvlStatus.STATUS_SGX_TCB_INFO_UNSUPPORTED_FORMAT);
-            var qeIdentity = Parse(KindQeIdentity, collateral.QeIdentity, () => EnclaveIdentity.Parse(collateral.QeIdentity), QvlStatus.STATUS_SGX_ENCLAVE_IDENTITY_UNSUPPORTED_FORMAT);
+            var tcbInfo = _tcbInfo = Parse(KindTcbInfo, collateral.TcbInfo, () => TcbInfo.Parse(collateral.TcbInfo),
+                QvlStatus.STATUS_SGX_TCB_INFO_UNSUPPORTED_FORMAT, invalid: QvlStatus.STATUS_SGX_TCB_INFO_INVALID);
+
+            // QvE parses the QE Identity with the collateral dates (qve_get_collateral_dates), before any chain check.
+            var qeIdentity = Parse(KindQeIdentity, collateral.QeIdentity, () => EnclaveIdentity.Parse(collateral.QeIdentity),
+                QvlStatus.STATUS_SGX_ENCLAVE_IDENTITY_UNSUPPORTED_FORMAT, invalid: QvlStatus.STATUS_SGX_ENCLAVE_IDENTITY_INVALID);
             var tcbChain = ParseChain(collateral.TcbInfoIssuerChain, "TCB Info issuer chain", QvlStatus.STATUS_UNSUPPORTED_CERT_FORMAT);
             var qeChain = ParseChain(collateral.QeIdentityIssuerChain, "QE Identity issuer chain", QvlStatus.STATUS_UNSUPPORTED_CERT_FORMAT);
             var crlChain = ParseChain(collateral.PckCrlIssuerChain, "PCK CRL issuer chain", QvlStatus.STATUS_UNSUPPORTED_CERT_FORMAT);
 
-            // Collateral expiry (a finding beside the verdict, never a failure), QvE's collateral dates.
-            foreach (var c in crlChain)
-            {
-                CheckNotAfter(c, "PCK CRL issuer chain");
-            }
+            // Collateral expiry (a finding beside the verdict, never a failure): QvE takes every date before verifying
+            // anything, so the flag is the same wherever verification stops.
+            CheckNotAfter(pckChain, "PCK chain");
+            CheckNotAfter(tcbChain, "TCB Info signing chain");
+            CheckNotAfter(qeChain, "QE Identity signing chain");
+            CheckNotAfter(crlChain, "PCK CRL issuer chain");
+            Expiry(rootCrl.NextUpdate, $"root CA CRL at or past nextUpdate {rootCrl.NextUpdate:yyyy-MM-ddTHH:mm:ssZ}");
+            Expiry(pckCrl.NextUpdate, $"PCK CRL at or past nextUpdate {pckCrl.NextUpdate:yyyy-MM-ddTHH:mm:ssZ}");
+            Expiry(tcbInfo.NextUpdate, "TCB Info at or past nextUpdate");
+            Expiry(qeIdentity.NextUpdate, "QE Identity at or past nextUpdate");
 
             // PCK certificate chain (QVL PckCertVerifier).
             var (root, intermediate, pckCert) = VerifyPckChain(pckChain, rootCrl, pckCrl);
@@ -122,14 +131,12 @@ public sealed class QuoteVerifier
                 throw new VerificationFailure(QvlStatus.STATUS_TCB_INFO_INVALID_SIGNATURE, "TCB Info signature does not verify under the TCB Signing key");
             }
 
-            Expiry(time > tcbInfo.NextUpdate, tcbInfo.NextUpdate, "TCB Info past nextUpdate");
             VerifySigningChain(qeChain, rootCrl, "QE Identity");
             if (!memo.Verify(qeChain.Signer.PublicKey, qeIdentity.SignedBody.Span, qeIdentity.Signature, DSASignatureFormat.IeeeP1363FixedFieldConcatenation, KindJsonSignature))
             {
                 throw new VerificationFailure(QvlStatus.STATUS_SGX_ENCLAVE_IDENTITY_INVALID_SIGNATURE, "QE Identity signature does not verify under the TCB Signing key");
             }
 
-            Expiry(time > qeIdentity.NextUpdate, qeIdentity.NextUpdate, "QE Identity past nextUpdate");
             _ = root;
             _ = intermediate;
 
@@ -217,13 +224,8 @@ public sealed class QuoteVerifier
                 throw new VerificationFailure(QvlStatus.STATUS_SGX_PCK_REVOKED, $"PCK certificate serial {pck.SerialNumber} is revoked");
             }
 
-            foreach (var c in new[] { pck, intermediate, root })
-            {
-                CheckNotAfter(c, "PCK chain");
-            }
-
-            CheckCrlWindow(rootCrl, "root CA CRL");
-            CheckCrlWindow(pckCrl, "PCK CRL");
+            CheckNotYetValid(rootCrl, "root CA CRL");
+            CheckNotYetValid(pckCrl, "PCK CRL");
             return (root, intermediate, pck);
         }
 
@@ -262,9 +264,6 @@ public sealed class QuoteVerifier
             {
                 throw new VerificationFailure(QvlStatus.STATUS_SGX_TCB_SIGNING_CERT_CHAIN_UNTRUSTED, $"{what} issuer chain root key is not the trust anchor ({anchor.Name})");
             }
-
-            CheckNotAfter(signer, what + " signing chain");
-            CheckNotAfter(root, what + " signing chain");
         }
 
         private VerificationResult VerifyQuote(Quote quote, DcapCertificate pckCert, TcbInfo tcbInfo, EnclaveIdentity qeIdentity)
@@ -389,7 +388,11 @@ public sealed class QuoteVerifier
                             quote.TdReport.TeeTcbSvn2.Span, tcbInfo.TdxModuleIdentities, out var relaunchError);
                         if (relaunchError is { } re)
                         {
-                            throw new VerificationFailure(re, "TEE_TCB_SVN2 names a TDX module identity the TCB Info lacks");
+                            // Intel-exact quirk, copied on purpose: QVL's checkForRelaunch returns STATUS_TDX_MODULE_MISMATCH
+                            // as a "TCB status", and convergeTcbStatusWithQeTcbStatus maps every status it does not know
+                            // to STATUS_TCB_UNRECOGNIZED_STATUS (relaunch is only judged with an UpToDate QE).
+                            throw new VerificationFailure(QvlStatus.STATUS_TCB_UNRECOGNIZED_STATUS,
+                                $"TEE_TCB_SVN2 names a TDX module identity the TCB Info lacks ({re}, which Intel's merge with the QE status reports as unrecognised)");
                         }
 
                         tdxStatus = relaunch ?? tdxStatus;
@@ -423,13 +426,12 @@ public sealed class QuoteVerifier
             TdxModuleIdentity identity;
             if (quote.Header.Version > 3 && svn[1] > 0)
             {
-                if (tcbInfo.TdxModuleIdentities is null)
-                {
-                    throw new VerificationFailure(QvlStatus.STATUS_TCB_INFO_MISMATCH, "TCB Info has no tdxModuleIdentities for a TDX module version > 0");
-                }
-
+                // A TCB Info without tdxModuleIdentities has an empty list in QVL, so no identity matches.
                 identity = TcbEvaluation.FindModuleIdentity(tcbInfo.TdxModuleIdentities, svn[1])
-                    ?? throw new VerificationFailure(QvlStatus.STATUS_TDX_MODULE_MISMATCH, $"TCB Info has no module identity TDX_{svn[1]:X2}");
+                    ?? throw new VerificationFailure(QvlStatus.STATUS_TDX_MODULE_MISMATCH,
+                        tcbInfo.TdxModuleIdentities is null
+                            ? $"TCB Info has no tdxModuleIdentities, so no module identity TDX_{svn[1]:X2}"
+                            : $"TCB Info has no module identity TDX_{svn[1]:X2}");
             }
             else
             {
@@ -524,16 +526,39 @@ public sealed class QuoteVerifier
             }
         }
 
-        private void CheckNotAfter(DcapCertificate cert, string what) =>
-            Expiry(time > cert.NotAfter, cert.NotAfter, $"{what}: '{cert.SubjectCommonName}' past notAfter {cert.NotAfter:yyyy-MM-ddTHH:mm:ssZ}");
+        private void CheckNotAfter(IEnumerable<DcapCertificate> chain, string what)
+        {
+            foreach (var cert in chain)
+            {
+                Expiry(cert.NotAfter, $"{what}: '{cert.SubjectCommonName}' at or past notAfter {cert.NotAfter:yyyy-MM-ddTHH:mm:ssZ}");
+            }
+        }
 
-        private void CheckCrlWindow(CertificateRevocationList crl, string what) =>
-            Expiry(!crl.IsValidAt(time), crl.NextUpdate, $"{what} not valid at this time ({crl.ThisUpdate:yyyy-MM-ddTHH:mm:ssZ}..{crl.NextUpdate:yyyy-MM-ddTHH:mm:ssZ})");
+        private void CheckNotYetValid(CertificateRevocationList crl, string what)
+        {
+            if (time < crl.ThisUpdate)
+            {
+                // QVL's CRL check (thisUpdate <= t, STATUS_SGX_CRL_EXPIRED) makes a CRL from the future an expiry finding too.
+                AddFinding($"{what} not valid before thisUpdate {crl.ThisUpdate:yyyy-MM-ddTHH:mm:ssZ}");
+            }
+        }
 
-        private void Expiry(bool expired, DateTimeOffset expiration, string finding)
+        /// <summary>
+        /// QvE: collateral_expiration_status = (earliest_expiration_date &lt;= expiration_check_date), so an item
+        /// whose nextUpdate or notAfter is exactly the verification time counts as expired.
+        /// </summary>
+        private void Expiry(DateTimeOffset expiration, string finding)
         {
             _expirations.Add(expiration);
-            if (expired && !_expired.Contains(finding))
+            if (expiration <= time)
+            {
+                AddFinding(finding);
+            }
+        }
+
+        private void AddFinding(string finding)
+        {
+            if (!_expired.Contains(finding))
             {
                 _expired.Add(finding);
             }
@@ -570,7 +595,7 @@ public sealed class QuoteVerifier
             return new SigningChain(certs);
         }
 
-        private T Parse<T>(byte kind, ReadOnlySpan<byte> bytes, Func<T> parse, QvlStatus status, string? what = null)
+        private T Parse<T>(byte kind, ReadOnlySpan<byte> bytes, Func<T> parse, QvlStatus status, string? what = null, QvlStatus? invalid = null)
             where T : class
         {
             try
@@ -579,7 +604,8 @@ public sealed class QuoteVerifier
             }
             catch (Exception e) when (e is DcapFormatException or SgxFormatException)
             {
-                throw new VerificationFailure(status, what is null ? e.Message : $"{what}: {e.Message}");
+                var failed = invalid is { } i && e is DcapFormatException { IsInvalidContent: true } ? i : status;
+                throw new VerificationFailure(failed, what is null ? e.Message : $"{what}: {e.Message}");
             }
         }
     }

@@ -8,7 +8,7 @@ public enum QeTcbOutcome
     /// <summary>The matched level is UpToDate.</summary>
     UpToDate,
 
-    /// <summary>The matched level is OutOfDate (or another non-Revoked status).</summary>
+    /// <summary>The matched level is OutOfDate, ConfigurationNeeded or OutOfDateConfigurationNeeded (QVL: anything but UpToDate and Revoked).</summary>
     OutOfDate,
 
     /// <summary>The matched level is Revoked.</summary>

@@ -93,7 +93,8 @@ public static partial class VeriteeServer
         builder.Services.AddSingleton(key);
         builder.Services.AddSingleton(clock);
         builder.Services.AddSingleton(new TokenWriter(key, options.InstanceUrl));
-        builder.Services.AddSingleton(new AttestationEngine(options, clock, new StoreCollateralCache(store), telemetry: telemetry));
+        builder.Services.AddSingleton(services => new AttestationEngine(options, clock, new StoreCollateralCache(store), telemetry: telemetry,
+            logger: services.GetRequiredService<ILoggerFactory>().CreateLogger("Veritee.Collateral")));
         builder.Services.AddSingleton<PolicyCache>();
         builder.Services.AddSingleton(new AdminAuthorizer(options, clock));
         var app = builder.Build();
@@ -141,7 +142,7 @@ public static partial class VeriteeServer
         }
         catch (MaaException e)
         {
-            await WriteError(context, e.Status, e.Code, e.Message).ConfigureAwait(false);
+            await WriteError(context, e.Status, e.Code, e.Message, e.RetryAfterSeconds).ConfigureAwait(false);
         }
         catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {

@@ -28,6 +28,15 @@ public enum CollateralFetchFailure
 
     /// <summary>The source failed and the cached collateral is past its nextUpdate/notAfter (<see cref="CollateralExpiredException"/>).</summary>
     Expired,
+
+    /// <summary>
+    /// The bundle parses but its chains or signatures do not verify to the trust anchor, or it describes another
+    /// platform: refused before it is cached (a forgery, a misconfigured cache, or a service answering garbage).
+    /// </summary>
+    Untrusted,
+
+    /// <summary>The server answered with a redirect; collateral requests never follow one (the subscription key would go along).</summary>
+    Redirect,
 }
 
 /// <summary>

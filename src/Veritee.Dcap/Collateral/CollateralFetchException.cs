@@ -86,8 +86,10 @@ public class CollateralFetchException : Exception
     public TimeSpan? RetryAfter { get; init; }
 
     /// <summary>
-    /// True when a later retry may succeed: timeouts, network errors, HTTP 408/429/5xx. False for other 4xx
-    /// (404 unknown FMSPC, 410 evaluation number withdrawn, 401/403 key), size, header and content failures.
+    /// True when a later retry may succeed: timeouts, network errors, HTTP 408/429/5xx, redirects (refused, and
+    /// possibly temporary), and bundles the cache refused (garbled or failing verification: the service may answer
+    /// correctly next time). False for other 4xx (404 unknown FMSPC, 410 evaluation number withdrawn, 401/403 key),
+    /// size and header failures and unparseable parts from <see cref="PcsCollateralSource"/>.
     /// </summary>
     public bool IsTransient { get; init; }
 }

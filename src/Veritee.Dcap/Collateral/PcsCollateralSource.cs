@@ -268,6 +268,7 @@ public sealed class PcsCollateralSource : ICollateralSource
                     Failure = CollateralFetchFailure.Redirect,
                     Url = url,
                     StatusCode = response.StatusCode,
+                    IsTransient = true,
                     RequestId = Header(response, "Request-ID"),
                 };
             }
@@ -280,6 +281,7 @@ public sealed class PcsCollateralSource : ICollateralSource
                     Failure = CollateralFetchFailure.Redirect,
                     Url = url,
                     StatusCode = response.StatusCode,
+                    IsTransient = true,
                 };
             }
 

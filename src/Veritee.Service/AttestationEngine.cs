@@ -134,7 +134,6 @@ public sealed partial class AttestationEngine
     private long _lastFailClosedTicks;
     private long _lastRejectionTicks;
     private string? _lastRejection;
-    private readonly ILogger? _logger;
 
     /// <summary>
     /// Creates the engine from the service options; <paramref name="collateralCache"/> shares fetched collateral between
@@ -149,7 +148,7 @@ public sealed partial class AttestationEngine
         _acceptedTcb = options.AcceptedTcbStatuses;
         _clock = clock;
         _telemetry = telemetry;
-        _logger = logger;
+        Logger = logger;
         if (options.CollateralServiceUrl is { } pcs)
         {
             var fetchTimeout = options.CollateralFetchTimeout > TimeSpan.Zero ? options.CollateralFetchTimeout : TimeSpan.FromSeconds(10);
@@ -445,15 +444,18 @@ public sealed partial class AttestationEngine
         };
     }
 
+    /// <summary>Where warnings about refused collateral go (the host sets it once its logging is built).</summary>
+    internal ILogger? Logger { get; set; }
+
     /// <summary>A bundle refused before caching: counted, logged, and shown by the readiness check.</summary>
     private void OnRejected(CollateralRejection rejection)
     {
         _telemetry?.CollateralRejected(rejection.Origin);
         Volatile.Write(ref _lastRejection, rejection.Error.Message);
         Interlocked.Exchange(ref _lastRejectionTicks, _clock.GetUtcNow().UtcTicks);
-        if (_logger is not null)
+        if (Logger is { } log)
         {
-            LogRejected(_logger, rejection.Request.CacheKey, rejection.Origin, rejection.Error.Failure, rejection.Error.Message);
+            LogRejected(log, rejection.Request.CacheKey, rejection.Origin, rejection.Error.Failure, rejection.Error.Message);
         }
     }
 

@@ -93,11 +93,12 @@ public static partial class VeriteeServer
         builder.Services.AddSingleton(key);
         builder.Services.AddSingleton(clock);
         builder.Services.AddSingleton(new TokenWriter(key, options.InstanceUrl));
-        builder.Services.AddSingleton(services => new AttestationEngine(options, clock, new StoreCollateralCache(store), telemetry: telemetry,
-            logger: services.GetRequiredService<ILoggerFactory>().CreateLogger("Veritee.Collateral")));
+        var engine = new AttestationEngine(options, clock, new StoreCollateralCache(store), telemetry: telemetry);
+        builder.Services.AddSingleton(engine);
         builder.Services.AddSingleton<PolicyCache>();
         builder.Services.AddSingleton(new AdminAuthorizer(options, clock));
         var app = builder.Build();
+        engine.Logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Veritee.Collateral");
         UseServiceMiddleware(app, options);
         MapOperationalRoutes(app, options);
         MapRoutes(app, options);

@@ -34,6 +34,7 @@ internal static class ServeCommand
         var instanceKey = new Option<FileInfo?>("--instance-key") { Description = "PKCS#12 file with the instance's RSA signing key and certificate, used instead of the store (mount the same file on every node)." };
         var instanceKeyPassword = new Option<string?>("--instance-key-password") { Description = "Password of --instance-key (default: $VERITEE_INSTANCE_KEY_PASSWORD)." };
         var defaults = new ServiceOptions { InstanceUrl = "http://127.0.0.1", DataDirectory = "." };
+        var fetchTimeout = new Option<double>("--collateral-fetch-timeout") { Description = "Seconds one collateral fetch (headers and bodies) may take before it is cancelled and waiting attestations get 503.", DefaultValueFactory = _ => defaults.CollateralFetchTimeout.TotalSeconds };
         var rateLimit = new Option<int>("--rate-limit") { Description = "Requests per second one client (IP address) may send before 429 TooManyRequests with Retry-After; 0: off.", DefaultValueFactory = _ => defaults.PerClientRequestsPerSecond };
         var rateBurst = new Option<int>("--rate-burst") { Description = "Requests one client may send at once above its rate (default: one second's worth)." };
         var maxConcurrency = new Option<int>("--max-concurrency") { Description = "Requests processed at once; 0: no limit.", DefaultValueFactory = _ => defaults.MaxConcurrentRequests };
@@ -50,7 +51,7 @@ internal static class ServeCommand
         var logClientAddress = new Option<string>("--log-client-address") { Description = "Client addresses in request logs: hash (a per-process keyed hash: one client's requests correlate, the address is not kept), on (the address) or off.", DefaultValueFactory = _ => "hash" };
         var command = new Command("serve", "Run the MAA-compatible attestation service (attest, policies, /certs, OpenID metadata).");
         var policyOptions = new ServePolicyOptions();
-        foreach (var option in new Option[] { urls, data, instance, storeKind, connection, trust, signers, admin, authority, audience, roles, acceptTcb, collateral, collateralService, rootCrl, pcsKey, simulation, platform, simulationCollateral, tlsCert, tlsKey, kekFile, instanceKey, instanceKeyPassword, rateLimit, rateBurst, maxConcurrency, maxQueue, requestTimeout, maxAttestBody, maxManagementBody, trustedProxies, metrics, otlp, logLevel, logFormat })
+        foreach (var option in new Option[] { urls, data, instance, storeKind, connection, trust, signers, admin, authority, audience, roles, acceptTcb, collateral, collateralService, rootCrl, fetchTimeout, pcsKey, simulation, platform, simulationCollateral, tlsCert, tlsKey, kekFile, instanceKey, instanceKeyPassword, rateLimit, rateBurst, maxConcurrency, maxQueue, requestTimeout, maxAttestBody, maxManagementBody, trustedProxies, metrics, otlp, logLevel, logFormat })
         {
             command.Options.Add(option);
         }
@@ -134,6 +135,9 @@ internal static class ServeCommand
                     ? Uri.TryCreate(crl, UriKind.Absolute, out var crlUri) ? crlUri : throw new CliException($"--root-ca-crl: '{crl}' is not an absolute URL")
                     : null,
                 CollateralSubscriptionKey = parse.GetValue(pcsKey) ?? Environment.GetEnvironmentVariable("VERITEE_PCS_KEY"),
+                CollateralFetchTimeout = parse.GetValue(fetchTimeout) is var ft && ft > 0 && ft <= 600
+                    ? TimeSpan.FromSeconds(ft)
+                    : throw new CliException($"--collateral-fetch-timeout must be in (0, 600] seconds, not {ft}"),
                 AdminAudience = parse.GetValue(audience),
                 AdminRoles = parse.GetValue(roles) ?? [],
                 AcceptedTcbStatuses = parse.GetValue(acceptTcb) is { } accepted ? ParseTcbStatuses(accepted) : null,

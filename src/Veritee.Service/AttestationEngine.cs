@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging;
 using Veritee.Dcap;
 using Veritee.Dcap.Collateral;
 using Veritee.Dcap.Verification;
@@ -116,7 +117,7 @@ public sealed record AttestRequest(byte[] Evidence, byte[]? RuntimeData, bool Ru
 /// The attestation pipeline: verify the quote against collateral (Intel QVL semantics), bind the runtime data,
 /// evaluate the policy and assemble the token's claims as MAA does (maa-api.md §3.3).
 /// </summary>
-public sealed class AttestationEngine
+public sealed partial class AttestationEngine
 {
     private readonly FolderCollateralSource? _collateral;
     private readonly FolderCollateralSource? _simulation;
@@ -133,12 +134,16 @@ public sealed class AttestationEngine
     private long _lastFetchSuccessTicks;
     private long _lastRefreshFailureTicks;
     private long _lastFailClosedTicks;
+    private long _lastRejectionTicks;
+    private string? _lastRejection;
 
     /// <summary>
     /// Creates the engine from the service options; <paramref name="collateralCache"/> shares fetched collateral between
-    /// nodes; <paramref name="telemetry"/> receives verification, policy and collateral-cache measurements.
+    /// nodes; <paramref name="telemetry"/> receives verification, policy and collateral-cache measurements;
+    /// <paramref name="logger"/> gets warnings about refused collateral. <paramref name="http"/> must not follow
+    /// redirects (default: <see cref="PcsCollateralSource.CreateHttpClient"/>).
     /// </summary>
-    public AttestationEngine(ServiceOptions options, TimeProvider clock, ICollateralCacheStore? collateralCache = null, HttpClient? http = null, ServiceTelemetry? telemetry = null)
+    public AttestationEngine(ServiceOptions options, TimeProvider clock, ICollateralCacheStore? collateralCache = null, HttpClient? http = null, ServiceTelemetry? telemetry = null, ILogger? logger = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(clock);
@@ -148,15 +153,26 @@ public sealed class AttestationEngine
         options.PolicyLimits.Validate();
         _policyLimits = options.PolicyLimits;
         _allowDraftPolicy = options.AllowDraftPolicy;
+        Logger = logger;
         if (options.CollateralServiceUrl is { } pcs)
         {
-            var fetcher = new PcsCollateralSource(http ?? new HttpClient { Timeout = TimeSpan.FromSeconds(20) }, new PcsCollateralSourceOptions
+            var fetchTimeout = options.CollateralFetchTimeout > TimeSpan.Zero ? options.CollateralFetchTimeout : TimeSpan.FromSeconds(10);
+            var fetcher = new PcsCollateralSource(http ?? PcsCollateralSource.CreateHttpClient(fetchTimeout), new PcsCollateralSourceOptions
             {
                 BaseAddress = pcs,
                 RootCaCrl = options.RootCaCrlUrl ?? PcsCollateralSourceOptions.IntelRootCaCrl,
                 SubscriptionKey = options.CollateralSubscriptionKey,
+                RequestTimeout = fetchTimeout,
             });
-            _pcs = new CachedCollateralSource(fetcher, clock, new CachedCollateralSourceOptions { Store = collateralCache });
+
+            // Bundles are verified with the quote verifier's memo, so the quotes that follow find their keys parsed.
+            _pcs = new CachedCollateralSource(fetcher, clock, new CachedCollateralSourceOptions
+            {
+                Store = collateralCache,
+                FetchTimeout = fetchTimeout,
+                Verifier = _verifier,
+                Rejected = OnRejected,
+            });
         }
 
         _collateral = options.CollateralDirectory is { } dir ? new FolderCollateralSource(dir) : null;
@@ -438,12 +454,36 @@ public sealed class AttestationEngine
         var success = Ticks(Interlocked.Read(ref _lastFetchSuccessTicks));
         var refreshFailure = Ticks(Interlocked.Read(ref _lastRefreshFailureTicks));
         var failClosed = Ticks(Interlocked.Read(ref _lastFailClosedTicks));
+        var rejected = Ticks(Interlocked.Read(ref _lastRejectionTicks));
         var status = failClosed is { } closed && (success is null || closed > success) && now - closed < window ? "unreachable"
             : refreshFailure is { } failed && (success is null || failed > success) ? "degraded"
+            : rejected is { } refused && (success is null || refused > success) ? "degraded"
             : "ok";
         var lastFailure = failClosed > refreshFailure || refreshFailure is null ? failClosed : refreshFailure;
-        return new CollateralServiceHealth(status, success, lastFailure);
+        return new CollateralServiceHealth(status, success, lastFailure)
+        {
+            LastRejection = rejected,
+            Rejection = rejected is null ? null : Volatile.Read(ref _lastRejection),
+        };
     }
+
+    /// <summary>Where warnings about refused collateral go (the host sets it once its logging is built).</summary>
+    internal ILogger? Logger { get; set; }
+
+    /// <summary>A bundle refused before caching: counted, logged, and shown by the readiness check.</summary>
+    private void OnRejected(CollateralRejection rejection)
+    {
+        _telemetry?.CollateralRejected(rejection.Origin);
+        Volatile.Write(ref _lastRejection, rejection.Error.Message);
+        Interlocked.Exchange(ref _lastRejectionTicks, _clock.GetUtcNow().UtcTicks);
+        if (Logger is { } log)
+        {
+            LogRejected(log, rejection.Request.CacheKey, rejection.Origin, rejection.Error.Failure, rejection.Error.Message);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "collateral for {CacheKey} from the {Origin} refused ({Failure}); the previous bundle, if any, stays in use: {Reason}")]
+    private static partial void LogRejected(ILogger logger, string cacheKey, string origin, CollateralFetchFailure failure, string reason);
 
     private static DateTimeOffset? Ticks(long ticks) => ticks == 0 ? null : new DateTimeOffset(ticks, TimeSpan.Zero);
 
@@ -505,7 +545,10 @@ public sealed class AttestationEngine
         catch (CollateralFetchException e) when (e.IsTransient)
         {
             Interlocked.Exchange(ref _lastFailClosedTicks, _clock.GetUtcNow().UtcTicks);
-            throw new MaaException(HttpStatusCode.ServiceUnavailable, MaaErrorCodes.ServiceUnavailable, "the collateral service is unavailable; retry later (" + e.Message + ")");
+            throw new MaaException(HttpStatusCode.ServiceUnavailable, MaaErrorCodes.ServiceUnavailable, "the collateral service is unavailable; retry later (" + e.Message + ")")
+            {
+                RetryAfterSeconds = e.RetryAfter is { } wait ? (int)Math.Clamp(Math.Ceiling(wait.TotalSeconds), 1, 86_400) : null,
+            };
         }
         catch (CollateralFetchException e)
         {
@@ -672,4 +715,11 @@ public static class PolicyCompiler
 /// <param name="Status"><c>ok</c>, <c>degraded</c> (serving cached collateral through an outage) or <c>unreachable</c>.</param>
 /// <param name="LastSuccess">When collateral was last fetched.</param>
 /// <param name="LastFailure">When a fetch last failed.</param>
-public sealed record CollateralServiceHealth(string Status, DateTimeOffset? LastSuccess, DateTimeOffset? LastFailure);
+public sealed record CollateralServiceHealth(string Status, DateTimeOffset? LastSuccess, DateTimeOffset? LastFailure)
+{
+    /// <summary>When a fetched (or stored) bundle was last refused before caching, if ever.</summary>
+    public DateTimeOffset? LastRejection { get; init; }
+
+    /// <summary>Why it was refused.</summary>
+    public string? Rejection { get; init; }
+}

@@ -77,6 +77,9 @@ public sealed class MaaException : Exception
     /// <summary>MAA error code.</summary>
     public string Code { get; }
 
+    /// <summary>Seconds for the <c>Retry-After</c> header of the answer, when a retry time is known.</summary>
+    public int? RetryAfterSeconds { get; init; }
+
     /// <summary>400 with <paramref name="code"/>.</summary>
     public static MaaException BadRequest(string code, string message) => new(HttpStatusCode.BadRequest, code, message);
 

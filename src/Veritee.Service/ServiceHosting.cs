@@ -438,6 +438,11 @@ public static partial class VeriteeServer
                 ["lastSuccess"] = service.LastSuccess?.ToString("O", CultureInfo.InvariantCulture),
                 ["lastFailure"] = service.LastFailure?.ToString("O", CultureInfo.InvariantCulture),
             };
+            if (service.LastRejection is { } rejectedAt)
+            {
+                collateral["service"]!["lastRejection"] = rejectedAt.ToString("O", CultureInfo.InvariantCulture);
+                collateral["service"]!["rejection"] = service.Rejection;
+            }
         }
 
         checks["collateral"] = collateral.Count == 0 ? new JsonObject { ["status"] = "not-configured" } : collateral;

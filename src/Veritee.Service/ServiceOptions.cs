@@ -99,6 +99,12 @@ public sealed record ServiceOptions
     /// <summary>PCS subscription key (<c>Ocp-Apim-Subscription-Key</c>), when the service needs one.</summary>
     public string? CollateralSubscriptionKey { get; init; }
 
+    /// <summary>
+    /// Longest time one collateral fetch (all of a platform's requests, headers and bodies) may take before it is
+    /// cancelled and the attestations waiting for it get 503 (default 10 s).
+    /// </summary>
+    public TimeSpan CollateralFetchTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Collateral folder: a collateral bundle, or one bundle per FMSPC in sub-folders named by FMSPC hex.</summary>
     public string? CollateralDirectory { get; init; }
 

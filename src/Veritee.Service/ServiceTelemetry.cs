@@ -21,6 +21,7 @@ public sealed class ServiceTelemetry : IDisposable
     private readonly Counter<long> _collateralMisses;
     private readonly Histogram<double> _collateralAge;
     private readonly Counter<long> _rejections;
+    private readonly Counter<long> _collateralRejected;
 
     /// <summary>Creates the instruments (through <paramref name="meterFactory"/> when given, as the host does).</summary>
     public ServiceTelemetry(IMeterFactory? meterFactory = null)
@@ -35,6 +36,8 @@ public sealed class ServiceTelemetry : IDisposable
         _collateralMisses = _meter.CreateCounter<long>("veritee.collateral.cache.misses", "{lookup}", "Fetched-collateral look-ups that went to the store or the collateral service.");
         _collateralAge = _meter.CreateHistogram<double>("veritee.collateral.age", "s", "Age of the fetched collateral used for a verification.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [60, 300, 900, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 24 * 3600, 48 * 3600, 7 * 24 * 3600] });
+        _collateralRejected = _meter.CreateCounter<long>("veritee.collateral.rejected", "{bundle}",
+            "Fetched collateral bundles refused before caching (chains or signatures do not verify, another platform's, garbled), by origin (source, store).");
         _rejections = _meter.CreateCounter<long>("veritee.requests.rejected", "{request}", "Requests refused by a limit (reason: rate, concurrency, timeout, body_size).");
     }
 
@@ -64,6 +67,9 @@ public sealed class ServiceTelemetry : IDisposable
             _collateralAge.Record(Math.Max(0, a.TotalSeconds));
         }
     }
+
+    /// <summary>Counts a collateral bundle refused before caching; <paramref name="origin"/> is <c>source</c> or <c>store</c>.</summary>
+    public void CollateralRejected(string origin) => _collateralRejected.Add(1, new KeyValuePair<string, object?>("origin", origin));
 
     /// <summary>Counts a request refused by a limit.</summary>
     public void Rejected(string reason) => _rejections.Add(1, new KeyValuePair<string, object?>("reason", reason));

@@ -192,7 +192,8 @@ public static partial class VeriteeServer
         var instanceAddress = new InstanceAddress(options.InstanceUrl);
         builder.Services.AddSingleton(instanceAddress);
         builder.Services.AddSingleton(new TokenWriter(key, instanceAddress));
-        builder.Services.AddSingleton(new AttestationEngine(options, clock, new StoreCollateralCache(store), telemetry: telemetry));
+        var engine = new AttestationEngine(options, clock, new StoreCollateralCache(store), telemetry: telemetry);
+        builder.Services.AddSingleton(engine);
         builder.Services.AddSingleton<PolicyCache>();
         builder.Services.AddSingleton(sp => new AdminAuthorizer(options, clock, sp.GetRequiredService<ILoggerFactory>().CreateLogger("Veritee.Service.AdminAuthorizer")));
         var app = builder.Build();
@@ -203,6 +204,7 @@ public static partial class VeriteeServer
             LogStartupNote(startup, note);
         }
 
+        engine.Logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Veritee.Collateral");
         UseServiceMiddleware(app, options);
         MapOperationalRoutes(app, options);
         MapRoutes(app, options);
@@ -321,7 +323,7 @@ public static partial class VeriteeServer
         }
         catch (MaaException e)
         {
-            await WriteError(context, e.Status, e.Code, e.Message).ConfigureAwait(false);
+            await WriteError(context, e.Status, e.Code, e.Message, e.RetryAfterSeconds).ConfigureAwait(false);
         }
         catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {

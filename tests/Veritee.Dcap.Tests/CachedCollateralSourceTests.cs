@@ -138,8 +138,10 @@ public sealed class CachedCollateralSourceTests
         Assert.Contains(e.Part!, e.Message, StringComparison.Ordinal);
         Assert.Contains("PCS down", e.Message, StringComparison.Ordinal);
 
-        // The source recovers: served again.
+        // The source recovers: served again once the remembered failure has lapsed.
         source.Failure = null;
+        await Assert.ThrowsAsync<CollateralExpiredException>(() => cache.GetAsync(Request));
+        clock.Advance(options.FailureCacheInterval);
         var back = await cache.GetAsync(Request);
         Assert.Null(back.RefreshError);
         Assert.Equal(clock.Now, back.FetchedAt);

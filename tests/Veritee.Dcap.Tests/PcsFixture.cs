@@ -31,6 +31,9 @@ internal sealed class FixtureResponse
     /// <summary>Wait before answering.</summary>
     public TimeSpan Delay { get; init; }
 
+    /// <summary>Send the body one byte at a time, this long apart (a trickling server); zero: all at once.</summary>
+    public TimeSpan Trickle { get; init; }
+
     public static FixtureResponse Error(int status, string? errorCode = null, string? errorMessage = null, params KeyValuePair<string, string>[] extra)
     {
         var headers = new List<KeyValuePair<string, string>> { new("Request-ID", "fixture-" + status) };
@@ -81,6 +84,7 @@ internal sealed class PcsFixture : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _accepting;
     private readonly ConcurrentQueue<FixtureRequest> _requests = new();
+    private int _aborted;
 
     public PcsFixture(Func<FixtureRequest, FixtureResponse> handler)
     {
@@ -96,6 +100,9 @@ internal sealed class PcsFixture : IAsyncDisposable
     public Func<FixtureRequest, FixtureResponse> Handler { get; set; }
 
     public IReadOnlyList<FixtureRequest> Requests => [.. _requests];
+
+    /// <summary>Answers the client cut off before they were complete (it closed the connection).</summary>
+    public int Aborted => Volatile.Read(ref _aborted);
 
     /// <summary>A server for the files of a vector case folder.</summary>
     public static PcsFixture ForCase(string folder, CaseServing? serving = null) => new(CaseHandler(folder, serving ?? new CaseServing()));
@@ -240,7 +247,28 @@ internal sealed class PcsFixture : IAsyncDisposable
 
             head.Append("Connection: close\r\n\r\n");
             await stream.WriteAsync(Encoding.ASCII.GetBytes(head.ToString()), _stop.Token);
-            await stream.WriteAsync(response.Body, _stop.Token);
+            if (response.Trickle > TimeSpan.Zero)
+            {
+                try
+                {
+                    for (var i = 0; i < response.Body.Length; i++)
+                    {
+                        await stream.WriteAsync(response.Body.AsMemory(i, 1), _stop.Token);
+                        await stream.FlushAsync(_stop.Token);
+                        await Task.Delay(response.Trickle, _stop.Token);
+                    }
+                }
+                catch (IOException)
+                {
+                    Interlocked.Increment(ref _aborted);
+                    throw;
+                }
+            }
+            else
+            {
+                await stream.WriteAsync(response.Body, _stop.Token);
+            }
+
             await stream.FlushAsync(_stop.Token);
             client.Client.Shutdown(SocketShutdown.Send);
         }
@@ -283,6 +311,7 @@ internal sealed class PcsFixture : IAsyncDisposable
     private static string Reason(int status) => status switch
     {
         200 => "OK",
+        302 => "Found",
         404 => "Not Found",
         410 => "Gone",
         429 => "Too Many Requests",

@@ -30,6 +30,9 @@ public class ServiceFixture : IAsyncLifetime
 
     public HttpClient Http { get; private set; } = new();
 
+    /// <summary>This node's own data folder (another node may be pointed at it to share its SQLite store).</summary>
+    public string DataDirectory => _data;
+
     /// <summary>Adjusts the options before the service starts (trust model, signers…).</summary>
     protected virtual ServiceOptions Configure(ServiceOptions options) => options;
 
@@ -80,7 +83,10 @@ public class ServiceFixture : IAsyncLifetime
         }
 
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        Directory.Delete(_data, recursive: true);
+        if (Directory.Exists(_data))
+        {
+            Directory.Delete(_data, recursive: true);
+        }
     }
 
     public async Task<(HttpStatusCode Status, JsonObject Body)> Send(HttpMethod method, string path, string? body = null, string? contentType = "application/json", bool admin = false)

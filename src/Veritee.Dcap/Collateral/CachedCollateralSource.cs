@@ -1,4 +1,7 @@
 using System.Collections.Concurrent;
+using Veritee.Dcap.Verification;
+using Veritee.Dcap.X509;
+using Veritee.Sgx;
 
 namespace Veritee.Dcap.Collateral;
 
@@ -70,12 +73,49 @@ public sealed class CachedCollateralSourceOptions
     /// </summary>
     public TimeSpan MinRefreshInterval { get; set; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>
+    /// Longest time one shared fetch (every request of the bundle, headers and bodies, and the store look-up) may take;
+    /// past it the fetch is cancelled and its waiting callers get a transient <see cref="CollateralFetchFailure.Timeout"/>.
+    /// Default 10 seconds.
+    /// </summary>
+    public TimeSpan FetchTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// After a transient failure with no usable bundle (source down, timed out, or an answer that failed verification),
+    /// callers get that failure again for this long without the source being asked (unless the source's
+    /// <c>Retry-After</c> asks for longer, up to <see cref="MaxRetryAfter"/>). Default 10 seconds.
+    /// </summary>
+    public TimeSpan FailureCacheInterval { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>The longest <c>Retry-After</c> honoured (a longer one is cut to this). Default 10 minutes.</summary>
+    public TimeSpan MaxRetryAfter { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>
+    /// The root every bundle's chains must lead to before it is cached or stored (default the Intel SGX Root CA).
+    /// </summary>
+    public TrustAnchor TrustAnchor { get; set; } = TrustAnchor.IntelSgxRootCa;
+
+    /// <summary>The verifier for bundles (share the one that verifies quotes, so its memo serves both); null: a private one.</summary>
+    public QuoteVerifier? Verifier { get; set; }
+
+    /// <summary>
+    /// Called when a bundle is refused before it enters the cache (from the source, or read back from the store): it
+    /// does not parse, its chains or signatures do not verify, or it describes another platform. For metrics and logs.
+    /// </summary>
+    public Action<CollateralRejection>? Rejected { get; set; }
+
     /// <summary>Shared persistence (database) for bundles; null for none.</summary>
     public ICollateralCacheStore? Store { get; set; }
 
     /// <summary>Called with any exception the <see cref="Store"/> throws (for logging); the cache carries on without it.</summary>
     public Action<Exception>? StoreError { get; set; }
 }
+
+/// <summary>A bundle <see cref="CachedCollateralSource"/> refused to cache.</summary>
+/// <param name="Request">The platform it was for.</param>
+/// <param name="Origin"><c>source</c> (just fetched) or <c>store</c> (read back from the shared store).</param>
+/// <param name="Error">Why (<see cref="CollateralFetchFailure.Untrusted"/> or <see cref="CollateralFetchFailure.InvalidContent"/>).</param>
+public sealed record CollateralRejection(CollateralRequest Request, string Origin, CollateralFetchException Error);
 
 /// <summary>What <see cref="CachedCollateralSource.GetAsync"/> hands out: the bundle and what the cache knows about it.</summary>
 /// <param name="Collateral">The bundle.</param>
@@ -106,11 +146,18 @@ public sealed record CachedCollateral(
 /// <item>When a refresh fails (or returns parts that do not parse), the cached bundle keeps being served while it is
 /// within its dates; once it is not, the cache fails closed with <see cref="CollateralExpiredException"/> naming the
 /// expired part. A bundle is never replaced by one that does not parse.</item>
-/// <item>Concurrent callers for the same key share one fetch; a caller's cancellation stops its wait, not the fetch.</item>
+/// <item>Concurrent callers for the same key share one fetch; a caller's cancellation stops its wait, not the fetch.
+/// The fetch itself has a deadline (<see cref="CachedCollateralSourceOptions.FetchTimeout"/>) and is cancelled there.</item>
+/// <item>A transient failure with nothing usable cached is remembered briefly
+/// (<see cref="CachedCollateralSourceOptions.FailureCacheInterval"/>, or the source's <c>Retry-After</c> up to
+/// <see cref="CachedCollateralSourceOptions.MaxRetryAfter"/>): callers get it again without the source being asked.</item>
 /// <item>A bundle the source returns already past its dates is handed out as is (Intel's semantics: expiry is a
 /// verification finding, <see cref="Verification.VerificationResult.CollateralExpired"/>, not a fetch failure).</item>
+/// <item>Before a bundle enters the cache or the store (from the source or read back from the store) its chains and
+/// signatures are verified to <see cref="CachedCollateralSourceOptions.TrustAnchor"/> and it must describe the platform
+/// asked for; a bundle that fails is refused like a failed fetch (<see cref="CollateralFetchFailure.Untrusted"/>,
+/// transient) and reported to <see cref="CachedCollateralSourceOptions.Rejected"/>, and the previous good one stays.</item>
 /// </list>
-/// Signatures are not checked here; the verifier checks every bundle it is given.
 /// </summary>
 public sealed class CachedCollateralSource : ICollateralSource
 {
@@ -119,7 +166,9 @@ public sealed class CachedCollateralSource : ICollateralSource
     private readonly CachedCollateralSourceOptions _options;
     private readonly ConcurrentDictionary<CollateralRequest, CachedCollateral> _entries = new();
     private readonly Dictionary<CollateralRequest, Task<CachedCollateral>> _inflight = [];
+    private readonly ConcurrentDictionary<CollateralRequest, (DateTimeOffset Until, CollateralFetchException Error)> _failures = new();
     private readonly Lock _gate = new();
+    private readonly QuoteVerifier _verifier;
 
     /// <summary>A cache over <paramref name="source"/>, on <paramref name="timeProvider"/>'s clock (default system).</summary>
     public CachedCollateralSource(ICollateralSource source, TimeProvider? timeProvider = null, CachedCollateralSourceOptions? options = null)
@@ -128,6 +177,13 @@ public sealed class CachedCollateralSource : ICollateralSource
         _source = source;
         _time = timeProvider ?? TimeProvider.System;
         _options = options ?? new CachedCollateralSourceOptions();
+        ArgumentNullException.ThrowIfNull(_options.TrustAnchor);
+        if (_options.FetchTimeout <= TimeSpan.Zero)
+        {
+            throw new ArgumentException("FetchTimeout must be positive", nameof(options));
+        }
+
+        _verifier = _options.Verifier ?? new QuoteVerifier(new VerificationCache(1024));
     }
 
     /// <inheritdoc/>
@@ -141,9 +197,16 @@ public sealed class CachedCollateralSource : ICollateralSource
     public async Task<CachedCollateral> GetAsync(CollateralRequest request, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
-        if (_entries.TryGetValue(request, out var entry) && _time.GetUtcNow() < entry.RefreshDue)
+        var now = _time.GetUtcNow();
+        if (_entries.TryGetValue(request, out var entry) && now < entry.RefreshDue)
         {
             return entry;
+        }
+
+        // A recent transient failure with nothing usable: answer it again rather than ask the source again.
+        if (_failures.TryGetValue(request, out var failure) && now < failure.Until)
+        {
+            throw Remembered(failure.Error, failure.Until, now);
         }
 
         Task<CachedCollateral>? shared;
@@ -173,12 +236,20 @@ public sealed class CachedCollateralSource : ICollateralSource
     {
         try
         {
-            owner.SetResult(await RefreshAsync(request).ConfigureAwait(false));
+            var result = await RefreshAsync(request).ConfigureAwait(false);
+            _failures.TryRemove(request, out _);
+            owner.SetResult(result);
         }
 #pragma warning disable CA1031 // Every outcome, whatever its type, goes to the waiting callers.
         catch (Exception e)
 #pragma warning restore CA1031
         {
+            if (e is CollateralFetchException { IsTransient: true } transient)
+            {
+                var now = _time.GetUtcNow();
+                _failures[request] = (now + Backoff(transient), transient);
+            }
+
             owner.SetException(e);
         }
         finally
@@ -195,14 +266,17 @@ public sealed class CachedCollateralSource : ICollateralSource
         var key = request.CacheKey;
         var current = Peek(request);
 
+        // One deadline for the whole fetch (store look-up, every request, headers and bodies), on the wall clock.
+        using var deadline = new CancellationTokenSource(_options.FetchTimeout);
+
         // Another node may already have refreshed this bundle into the shared store.
-        if (_options.Store is { } store && await StoreGetAsync(store, key).ConfigureAwait(false) is { } stored &&
+        if (_options.Store is { } store && await StoreGetAsync(store, key, deadline.Token).ConfigureAwait(false) is { } stored &&
             (current is null || stored.FetchedAt > current.FetchedAt))
         {
             var now = _time.GetUtcNow();
             try
             {
-                var adopted = Entry(stored.Collateral, CollateralValidity.Of(stored.Collateral), stored.FetchedAt, fresh: false);
+                var adopted = Entry(stored.Collateral, Check(request, stored.Collateral, now), stored.FetchedAt, fresh: false);
                 if (now < adopted.RefreshDue)
                 {
                     _entries[request] = adopted;
@@ -212,34 +286,48 @@ public sealed class CachedCollateralSource : ICollateralSource
                 // Due as well, but newer than ours: the fallback if the source fails.
                 current = adopted;
             }
-            catch (DcapFormatException e)
+            catch (CollateralFetchException e)
             {
+                // Not from this node's checks (an older node, a damaged row): never adopted, the source is asked instead.
+                _options.Rejected?.Invoke(new CollateralRejection(request, "store", e));
                 _options.StoreError?.Invoke(e);
             }
         }
 
         try
         {
-            var collateral = await _source.GetCollateralAsync(request, CancellationToken.None).ConfigureAwait(false);
-            CollateralValidity validity;
+            QuoteCollateral collateral;
             try
             {
-                validity = CollateralValidity.Of(collateral);
+                collateral = await _source.GetCollateralAsync(request, deadline.Token).WaitAsync(deadline.Token).ConfigureAwait(false);
             }
-            catch (DcapFormatException e)
+            catch (OperationCanceledException e) when (deadline.IsCancellationRequested)
             {
-                throw new CollateralFetchException($"collateral for {key}: the source returned a bundle that does not parse: {e.Message}", e)
+                throw new CollateralFetchException(
+                    $"collateral for {key}: no complete answer within the {_options.FetchTimeout.TotalSeconds:0.###} s fetch timeout", e)
                 {
-                    Failure = CollateralFetchFailure.InvalidContent,
+                    Failure = CollateralFetchFailure.Timeout,
+                    IsTransient = true,
                 };
             }
 
             var fetchedAt = _time.GetUtcNow();
+            CollateralValidity validity;
+            try
+            {
+                validity = Check(request, collateral, fetchedAt);
+            }
+            catch (CollateralFetchException e)
+            {
+                _options.Rejected?.Invoke(new CollateralRejection(request, "source", e));
+                throw;
+            }
+
             var entry = Entry(collateral, validity, fetchedAt, fresh: true);
             _entries[request] = entry;
             if (_options.Store is { } target)
             {
-                await StorePutAsync(target, key, new StoredCollateral(collateral, fetchedAt)).ConfigureAwait(false);
+                await StorePutAsync(target, key, new StoredCollateral(collateral, fetchedAt), deadline.Token).ConfigureAwait(false);
             }
 
             return entry;
@@ -254,7 +342,8 @@ public sealed class CachedCollateralSource : ICollateralSource
 
             if (current.Validity.IsValidAt(now))
             {
-                var retry = now + _options.RetryInterval;
+                var wait = Backoff(e) > _options.RetryInterval ? Backoff(e) : _options.RetryInterval;
+                var retry = now + wait;
                 var kept = current with
                 {
                     RefreshDue = retry < current.Validity.Earliest.Time ? retry : current.Validity.Earliest.Time,
@@ -281,6 +370,93 @@ public sealed class CachedCollateralSource : ICollateralSource
         }
     }
 
+    /// <summary>
+    /// The bundle's deadlines, once it parses, its chains and signatures verify to the trust anchor, and it is for the
+    /// platform asked for (FMSPC, TEE, QE kind, PCK CA); otherwise a transient <see cref="CollateralFetchException"/>
+    /// (a service answering garbage or forgeries may answer correctly on the next try).
+    /// </summary>
+    private CollateralValidity Check(CollateralRequest request, QuoteCollateral collateral, DateTimeOffset now)
+    {
+        var key = request.CacheKey;
+        CollateralValidity validity;
+        try
+        {
+            validity = CollateralValidity.Of(collateral);
+        }
+        catch (DcapFormatException e)
+        {
+            throw new CollateralFetchException($"collateral for {key}: the source returned a bundle that does not parse: {e.Message}", e)
+            {
+                Failure = CollateralFetchFailure.InvalidContent,
+                IsTransient = true,
+            };
+        }
+
+        var result = _verifier.VerifyCollateral(collateral, _options.TrustAnchor, now);
+        string? mismatch = null;
+        if (result.IsVerified)
+        {
+            var tcb = result.TcbInfo!;
+            var qeId = EnclaveIdentity.Parse(collateral.QeIdentity).Id;
+            var crlIssuer = CertificateRevocationList.Parse(collateral.PckCrl).IssuerCommonName;
+            var tdx = request.Tee == TeeType.Tdx;
+            mismatch = !string.Equals(Hex.Upper(tcb.Fmspc), request.Fmspc, StringComparison.Ordinal) ? $"TCB Info is for FMSPC {Hex.Upper(tcb.Fmspc)}"
+                : tcb.IsTdx != tdx ? $"TCB Info id {tcb.Id} does not describe a {request.Tee} platform"
+                : qeId != (tdx ? "TD_QE" : "QE") ? $"QE Identity id {qeId} does not describe a {request.Tee} quoting enclave"
+                : !crlIssuer.Contains(request.CaKind == PckCaKind.Platform ? "Platform" : "Processor", StringComparison.Ordinal) ? $"PCK CRL is issued by '{crlIssuer}'"
+                : null;
+        }
+
+        if (!result.IsVerified || mismatch is not null)
+        {
+            var why = mismatch is null ? $"{result.Status.Name()}: {result.Detail}" : mismatch;
+            throw new CollateralFetchException($"collateral for {key}: the bundle fails verification and was not cached ({why})")
+            {
+                Failure = CollateralFetchFailure.Untrusted,
+                IsTransient = true,
+            };
+        }
+
+        return validity;
+    }
+
+    /// <summary>How long to leave the source alone after <paramref name="e"/>: its Retry-After (capped) or the failure interval.</summary>
+    private TimeSpan Backoff(CollateralFetchException e)
+    {
+        var wait = e.RetryAfter is { } retryAfter && retryAfter > _options.FailureCacheInterval ? retryAfter : _options.FailureCacheInterval;
+        return wait < _options.MaxRetryAfter ? wait : _options.MaxRetryAfter;
+    }
+
+    /// <summary>A remembered failure, answered again with when the source will next be asked.</summary>
+    private static CollateralFetchException Remembered(CollateralFetchException e, DateTimeOffset until, DateTimeOffset now)
+    {
+        var message = $"{e.Message} (remembered; the source is asked again after {until:yyyy-MM-ddTHH:mm:ssZ})";
+        return e is CollateralExpiredException expired
+            ? new CollateralExpiredException(message, e)
+            {
+                Part = expired.Part,
+                ExpiredAt = expired.ExpiredAt,
+                Url = e.Url,
+                StatusCode = e.StatusCode,
+                ErrorCode = e.ErrorCode,
+                ErrorMessage = e.ErrorMessage,
+                RequestId = e.RequestId,
+                RetryAfter = until - now,
+                IsTransient = true,
+            }
+            : new CollateralFetchException(message, e)
+            {
+                Failure = e.Failure,
+                Url = e.Url,
+                StatusCode = e.StatusCode,
+                ErrorCode = e.ErrorCode,
+                ErrorMessage = e.ErrorMessage,
+                RequestId = e.RequestId,
+                RetryAfter = until - now,
+                IsTransient = true,
+            };
+    }
+
     /// <summary>A cache entry; <paramref name="fresh"/> bundles (just from the source) are kept at least MinRefreshInterval.</summary>
     private CachedCollateral Entry(QuoteCollateral collateral, CollateralValidity validity, DateTimeOffset fetchedAt, bool fresh)
     {
@@ -291,11 +467,11 @@ public sealed class CachedCollateralSource : ICollateralSource
         return new CachedCollateral(collateral, validity, fetchedAt, fresh && due < floor ? floor : due, null);
     }
 
-    private async Task<StoredCollateral?> StoreGetAsync(ICollateralCacheStore store, string key)
+    private async Task<StoredCollateral?> StoreGetAsync(ICollateralCacheStore store, string key, CancellationToken cancellationToken)
     {
         try
         {
-            return await store.GetAsync(key, CancellationToken.None).ConfigureAwait(false);
+            return await store.GetAsync(key, cancellationToken).ConfigureAwait(false);
         }
 #pragma warning disable CA1031 // The store is an optimisation; its failures are reported, not fatal.
         catch (Exception e)
@@ -306,11 +482,11 @@ public sealed class CachedCollateralSource : ICollateralSource
         }
     }
 
-    private async Task StorePutAsync(ICollateralCacheStore store, string key, StoredCollateral value)
+    private async Task StorePutAsync(ICollateralCacheStore store, string key, StoredCollateral value, CancellationToken cancellationToken)
     {
         try
         {
-            await store.PutAsync(key, value, CancellationToken.None).ConfigureAwait(false);
+            await store.PutAsync(key, value, cancellationToken).ConfigureAwait(false);
         }
 #pragma warning disable CA1031 // The store is an optimisation; its failures are reported, not fatal.
         catch (Exception e)

@@ -28,6 +28,15 @@ public enum CollateralFetchFailure
 
     /// <summary>The source failed and the cached collateral is past its nextUpdate/notAfter (<see cref="CollateralExpiredException"/>).</summary>
     Expired,
+
+    /// <summary>
+    /// The bundle parses but its chains or signatures do not verify to the trust anchor, or it describes another
+    /// platform: refused before it is cached (a forgery, a misconfigured cache, or a service answering garbage).
+    /// </summary>
+    Untrusted,
+
+    /// <summary>The server answered with a redirect; collateral requests never follow one (the subscription key would go along).</summary>
+    Redirect,
 }
 
 /// <summary>
@@ -77,8 +86,10 @@ public class CollateralFetchException : Exception
     public TimeSpan? RetryAfter { get; init; }
 
     /// <summary>
-    /// True when a later retry may succeed: timeouts, network errors, HTTP 408/429/5xx. False for other 4xx
-    /// (404 unknown FMSPC, 410 evaluation number withdrawn, 401/403 key), size, header and content failures.
+    /// True when a later retry may succeed: timeouts, network errors, HTTP 408/429/5xx, redirects (refused, and
+    /// possibly temporary), and bundles the cache refused (garbled or failing verification: the service may answer
+    /// correctly next time). False for other 4xx (404 unknown FMSPC, 410 evaluation number withdrawn, 401/403 key),
+    /// size and header failures and unparseable parts from <see cref="PcsCollateralSource"/>.
     /// </summary>
     public bool IsTransient { get; init; }
 }

@@ -55,7 +55,10 @@ public sealed class PcsCollateralSourceOptions
     /// <summary>Largest accepted response body; longer bodies are refused while reading.</summary>
     public long MaxResponseBytes { get; set; } = DefaultMaxResponseBytes;
 
-    /// <summary>Per-request time limit on top of the HttpClient's own <see cref="HttpClient.Timeout"/>; null for none.</summary>
+    /// <summary>
+    /// Per-request time limit (headers and body) on top of the HttpClient's own <see cref="HttpClient.Timeout"/>, which
+    /// covers only the headers; null for none.
+    /// </summary>
     public TimeSpan? RequestTimeout { get; set; }
 }
 
@@ -65,7 +68,10 @@ public sealed class PcsCollateralSourceOptions
 /// CA CRL. TCB Info and QE Identity bodies are returned byte for byte (their signatures cover the exact bytes); issuer
 /// chains are percent-decoded with <see cref="Uri.UnescapeDataString(string)"/> (a literal <c>+</c> stays <c>+</c>);
 /// CRLs are normalised to DER from DER, PEM or hex. Every remote failure is a <see cref="CollateralFetchException"/>.
-/// No caching: wrap in <see cref="CachedCollateralSource"/>.
+/// Redirects are never followed: a 3xx answer is a <see cref="CollateralFetchFailure.Redirect"/> failure naming its
+/// target, and an answer that came from another URL (a client that follows redirects) is refused the same way; give it a
+/// client from <see cref="CreateHttpClient"/> so the subscription key never leaves for another origin. When one request
+/// fails, the others of the bundle are cancelled. No caching: wrap in <see cref="CachedCollateralSource"/>.
 /// </summary>
 public sealed class PcsCollateralSource : ICollateralSource
 {
@@ -116,6 +122,24 @@ public sealed class PcsCollateralSource : ICollateralSource
         _rootCrl = _options.RootCaCrl.IsAbsoluteUri ? _options.RootCaCrl : new Uri(_base, _options.RootCaCrl.OriginalString.TrimStart('/'));
     }
 
+    /// <summary>
+    /// An HttpClient fit for collateral: redirects are not followed (the subscription key must never reach another
+    /// origin), connections time out after <paramref name="timeout"/>, as do response headers.
+    /// </summary>
+    public static HttpClient CreateHttpClient(TimeSpan timeout)
+    {
+#pragma warning disable CA2000 // The client owns the handler (disposeHandler: true).
+        var handler = new SocketsHttpHandler
+        {
+            AllowAutoRedirect = false,
+            ConnectTimeout = timeout,
+            PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+            AutomaticDecompression = DecompressionMethods.None,
+        };
+        return new HttpClient(handler, disposeHandler: true) { Timeout = timeout };
+#pragma warning restore CA2000
+    }
+
     /// <inheritdoc/>
     /// <exception cref="ArgumentException">TDX with API version 3 (PCS v3 has no TDX routes).</exception>
     public async Task<QuoteCollateral> GetCollateralAsync(CollateralRequest request, CancellationToken cancellationToken = default)
@@ -130,24 +154,35 @@ public sealed class PcsCollateralSource : ICollateralSource
         var v = "v" + _options.ApiVersion.ToString(CultureInfo.InvariantCulture);
         var update = request.Update is { } u ? "update=" + CollateralRequest.UpdateParameter(u) : null;
 
-        // Start all four, then await all four: one failure does not leave the others running unobserved.
-        var tcbTask = FetchAsync(ApiUri($"{tee}/certification/{v}/tcb", "fmspc=" + request.Fmspc, update),
-            [TcbInfoIssuerChainHeader, SgxTcbInfoIssuerChainHeader], api: true, cancellationToken);
-        var qeTask = FetchAsync(ApiUri($"{tee}/certification/{v}/qe/identity", update),
-            [EnclaveIdentityIssuerChainHeader], api: true, cancellationToken);
-        var pckCrlTask = FetchAsync(ApiUri($"sgx/certification/{v}/pckcrl", "ca=" + CollateralRequest.CaKindParameter(request.CaKind), "encoding=der"),
-            [PckCrlIssuerChainHeader], api: true, cancellationToken);
-        var rootCrlTask = FetchAsync(_rootCrl, [], api: false, cancellationToken);
+        // Start all four, then await all four: one failure does not leave the others running unobserved, and it
+        // cancels them (a bundle with one part missing is no use, so a stalled sibling is not waited for).
+        using var siblings = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        Task<Response> Start(Uri url, string[] headers, bool api)
+        {
+            var task = FetchAsync(url, headers, api, siblings.Token);
+            _ = task.ContinueWith(static (t, state) => ((CancellationTokenSource)state!).Cancel(), siblings,
+                CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            return task;
+        }
+
+        var tcbTask = Start(ApiUri($"{tee}/certification/{v}/tcb", "fmspc=" + request.Fmspc, update),
+            [TcbInfoIssuerChainHeader, SgxTcbInfoIssuerChainHeader], api: true);
+        var qeTask = Start(ApiUri($"{tee}/certification/{v}/qe/identity", update),
+            [EnclaveIdentityIssuerChainHeader], api: true);
+        var pckCrlTask = Start(ApiUri($"sgx/certification/{v}/pckcrl", "ca=" + CollateralRequest.CaKindParameter(request.CaKind), "encoding=der"),
+            [PckCrlIssuerChainHeader], api: true);
+        var rootCrlTask = Start(_rootCrl, [], api: false);
         try
         {
             await Task.WhenAll(tcbTask, qeTask, pckCrlTask, rootCrlTask).ConfigureAwait(false);
         }
         catch (Exception) when (!cancellationToken.IsCancellationRequested)
         {
-            // Report the first failure in request order (WhenAll's own pick depends on completion order).
+            // Report the first failure in request order (WhenAll's own pick depends on completion order); siblings
+            // cancelled because of it are not failures of their own.
             foreach (var task in new[] { tcbTask, qeTask, pckCrlTask, rootCrlTask })
             {
-                if (task.IsFaulted)
+                if (task.IsFaulted && task.Exception!.InnerException is not OperationCanceledException)
                 {
                     await task.ConfigureAwait(false);
                 }
@@ -225,6 +260,31 @@ public sealed class PcsCollateralSource : ICollateralSource
             }
 
             using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, limit.Token).ConfigureAwait(false);
+            if ((int)response.StatusCode is >= 300 and < 400)
+            {
+                var target = response.Headers.Location is { } location ? new Uri(url, location).AbsoluteUri : "(no Location header)";
+                throw new CollateralFetchException($"GET {url}: HTTP {(int)response.StatusCode} redirect to {target}; collateral requests do not follow redirects")
+                {
+                    Failure = CollateralFetchFailure.Redirect,
+                    Url = url,
+                    StatusCode = response.StatusCode,
+                    IsTransient = true,
+                    RequestId = Header(response, "Request-ID"),
+                };
+            }
+
+            // A client that follows redirects has already sent the request on; at least its answer is not used.
+            if (response.RequestMessage?.RequestUri is { } final && final != url)
+            {
+                throw new CollateralFetchException($"GET {url}: the answer came from {final.AbsoluteUri} (a redirect was followed); collateral requests do not follow redirects")
+                {
+                    Failure = CollateralFetchFailure.Redirect,
+                    Url = url,
+                    StatusCode = response.StatusCode,
+                    IsTransient = true,
+                };
+            }
+
             if (!response.IsSuccessStatusCode)
             {
                 throw StatusError(url, response);
@@ -337,6 +397,11 @@ public sealed class PcsCollateralSource : ICollateralSource
             { Date: { } date } => date - (response.Headers.Date ?? DateTimeOffset.UtcNow),
             _ => null,
         };
+        if (retryAfter < TimeSpan.Zero)
+        {
+            retryAfter = TimeSpan.Zero;
+        }
+
         var detail = new StringBuilder($"GET {url}: HTTP {code} {response.ReasonPhrase}");
         if (errorCode is not null || errorMessage is not null)
         {

@@ -61,6 +61,33 @@ public sealed class QuoteVerifier
         }
     }
 
+    /// <summary>
+    /// Verifies a collateral bundle on its own, without a quote: every part parses, the TCB Info and QE Identity issuer
+    /// chains lead to <paramref name="anchor"/> and their signatures hold, the root CA CRL is signed by the root, the
+    /// PCK CRL issuer chain's CA is signed by the root and not revoked, and the PCK CRL is signed by that CA. What a
+    /// collateral cache must know before it keeps a bundle for every quote of a platform. <see cref="QvlStatus.STATUS_OK"/>
+    /// when it holds; expiry is a finding beside the verdict (<see cref="VerificationResult.ExpiryFindings"/>), as for quotes.
+    /// </summary>
+    public VerificationResult VerifyCollateral(QuoteCollateral collateral, TrustAnchor anchor, DateTimeOffset time)
+    {
+        ArgumentNullException.ThrowIfNull(collateral);
+        ArgumentNullException.ThrowIfNull(anchor);
+        var perCall = _cache is null ? new VerificationCache(256) : null;
+        var run = new Run(_cache ?? perCall!, anchor, time);
+        try
+        {
+            return run.ExecuteCollateral(collateral);
+        }
+        catch (VerificationFailure failure)
+        {
+            return run.Fail(failure.Status, failure.Message);
+        }
+        finally
+        {
+            perCall?.ReleaseKeys();
+        }
+    }
+
     private sealed class VerificationFailure(QvlStatus status, string message) : Exception(message)
     {
         public QvlStatus Status { get; } = status;
@@ -142,6 +169,74 @@ public sealed class QuoteVerifier
 
             // The quote itself (QVL QuoteVerifier).
             return VerifyQuote(quote, pckCert, tcbInfo, qeIdentity);
+        }
+
+        public VerificationResult ExecuteCollateral(QuoteCollateral collateral)
+        {
+            var rootCrl = ParseCrl(collateral.RootCaCrl, "root CA CRL", QvlStatus.STATUS_SGX_CRL_UNSUPPORTED_FORMAT);
+            var pckCrl = ParseCrl(collateral.PckCrl, "PCK CRL", QvlStatus.STATUS_SGX_CRL_UNSUPPORTED_FORMAT);
+            var tcbInfo = _tcbInfo = Parse(KindTcbInfo, collateral.TcbInfo, () => TcbInfo.Parse(collateral.TcbInfo), QvlStatus.STATUS_SGX_TCB_INFO_UNSUPPORTED_FORMAT);
+            var qeIdentity = Parse(KindQeIdentity, collateral.QeIdentity, () => EnclaveIdentity.Parse(collateral.QeIdentity), QvlStatus.STATUS_SGX_ENCLAVE_IDENTITY_UNSUPPORTED_FORMAT);
+            var tcbChain = ParseChain(collateral.TcbInfoIssuerChain, "TCB Info issuer chain", QvlStatus.STATUS_UNSUPPORTED_CERT_FORMAT);
+            var qeChain = ParseChain(collateral.QeIdentityIssuerChain, "QE Identity issuer chain", QvlStatus.STATUS_UNSUPPORTED_CERT_FORMAT);
+            var crlChain = ParseChain(collateral.PckCrlIssuerChain, "PCK CRL issuer chain", QvlStatus.STATUS_UNSUPPORTED_CERT_FORMAT);
+
+            VerifySigningChain(tcbChain, rootCrl, "TCB Info");
+            if (!memo.Verify(tcbChain.Signer.PublicKey, tcbInfo.SignedBody.Span, tcbInfo.Signature, DSASignatureFormat.IeeeP1363FixedFieldConcatenation, KindJsonSignature))
+            {
+                throw new VerificationFailure(QvlStatus.STATUS_TCB_INFO_INVALID_SIGNATURE, "TCB Info signature does not verify under the TCB Signing key");
+            }
+
+            Expiry(time > tcbInfo.NextUpdate, tcbInfo.NextUpdate, "TCB Info past nextUpdate");
+            VerifySigningChain(qeChain, rootCrl, "QE Identity");
+            if (!memo.Verify(qeChain.Signer.PublicKey, qeIdentity.SignedBody.Span, qeIdentity.Signature, DSASignatureFormat.IeeeP1363FixedFieldConcatenation, KindJsonSignature))
+            {
+                throw new VerificationFailure(QvlStatus.STATUS_SGX_ENCLAVE_IDENTITY_INVALID_SIGNATURE, "QE Identity signature does not verify under the TCB Signing key");
+            }
+
+            Expiry(time > qeIdentity.NextUpdate, qeIdentity.NextUpdate, "QE Identity past nextUpdate");
+
+            // The PCK CRL's issuer comes from its own chain here (a quote supplies it otherwise): root, then one CA.
+            var root = crlChain.Root;
+            var ca = crlChain.FirstOrDefault(c => !c.IsSelfIssued && c.SubjectCommonName.Contains("CA", StringComparison.Ordinal));
+            if (root is null || !root.PublicKey.SameAs(anchor.Point) || !IssuedBy(root, root))
+            {
+                throw new VerificationFailure(QvlStatus.STATUS_SGX_PCK_CERT_CHAIN_UNTRUSTED, $"PCK CRL issuer chain has no validly self-signed root with the trust anchor's key ({anchor.Name})");
+            }
+
+            if (ca is null || crlChain.Count != 2)
+            {
+                throw new VerificationFailure(QvlStatus.STATUS_SGX_INTERMEDIATE_CA_MISSING, $"PCK CRL issuer chain must be the PCK Processor/Platform CA and the root ({crlChain.Count} certificates)");
+            }
+
+            RequireExtensions(ca, QvlStatus.STATUS_SGX_INTERMEDIATE_CA_INVALID_EXTENSIONS);
+            if (!IssuedBy(ca, root))
+            {
+                throw new VerificationFailure(QvlStatus.STATUS_SGX_INTERMEDIATE_CA_INVALID_ISSUER, $"'{ca.SubjectCommonName}' is not signed by the root CA");
+            }
+
+            VerifyCrl(rootCrl, root, "root CA CRL");
+            if (rootCrl.IsRevoked(ca))
+            {
+                throw new VerificationFailure(QvlStatus.STATUS_SGX_INTERMEDIATE_CA_REVOKED, $"'{ca.SubjectCommonName}' serial {ca.SerialNumber} is revoked");
+            }
+
+            VerifyCrl(pckCrl, ca, "PCK CRL");
+            foreach (var c in crlChain)
+            {
+                CheckNotAfter(c, "PCK CRL issuer chain");
+            }
+
+            CheckCrlWindow(rootCrl, "root CA CRL");
+            CheckCrlWindow(pckCrl, "PCK CRL");
+            return new VerificationResult
+            {
+                Status = QvlStatus.STATUS_OK,
+                ExpiryFindings = _expired,
+                VerifiedAt = time,
+                EarliestExpiration = _expirations.Count > 0 ? _expirations.Min() : null,
+                TcbInfo = tcbInfo,
+            };
         }
 
         private static Quote ParseQuote(ReadOnlyMemory<byte> evidence)

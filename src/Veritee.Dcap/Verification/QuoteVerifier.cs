@@ -175,8 +175,10 @@ public sealed class QuoteVerifier
         {
             var rootCrl = ParseCrl(collateral.RootCaCrl, "root CA CRL", QvlStatus.STATUS_SGX_CRL_UNSUPPORTED_FORMAT);
             var pckCrl = ParseCrl(collateral.PckCrl, "PCK CRL", QvlStatus.STATUS_SGX_CRL_UNSUPPORTED_FORMAT);
-            var tcbInfo = _tcbInfo = Parse(KindTcbInfo, collateral.TcbInfo, () => TcbInfo.Parse(collateral.TcbInfo), QvlStatus.STATUS_SGX_TCB_INFO_UNSUPPORTED_FORMAT);
-            var qeIdentity = Parse(KindQeIdentity, collateral.QeIdentity, () => EnclaveIdentity.Parse(collateral.QeIdentity), QvlStatus.STATUS_SGX_ENCLAVE_IDENTITY_UNSUPPORTED_FORMAT);
+            var tcbInfo = _tcbInfo = Parse(KindTcbInfo, collateral.TcbInfo, () => TcbInfo.Parse(collateral.TcbInfo),
+                QvlStatus.STATUS_SGX_TCB_INFO_UNSUPPORTED_FORMAT, invalid: QvlStatus.STATUS_SGX_TCB_INFO_INVALID);
+            var qeIdentity = Parse(KindQeIdentity, collateral.QeIdentity, () => EnclaveIdentity.Parse(collateral.QeIdentity),
+                QvlStatus.STATUS_SGX_ENCLAVE_IDENTITY_UNSUPPORTED_FORMAT, invalid: QvlStatus.STATUS_SGX_ENCLAVE_IDENTITY_INVALID);
             var tcbChain = ParseChain(collateral.TcbInfoIssuerChain, "TCB Info issuer chain", QvlStatus.STATUS_UNSUPPORTED_CERT_FORMAT);
             var qeChain = ParseChain(collateral.QeIdentityIssuerChain, "QE Identity issuer chain", QvlStatus.STATUS_UNSUPPORTED_CERT_FORMAT);
             var crlChain = ParseChain(collateral.PckCrlIssuerChain, "PCK CRL issuer chain", QvlStatus.STATUS_UNSUPPORTED_CERT_FORMAT);
@@ -187,14 +189,14 @@ public sealed class QuoteVerifier
                 throw new VerificationFailure(QvlStatus.STATUS_TCB_INFO_INVALID_SIGNATURE, "TCB Info signature does not verify under the TCB Signing key");
             }
 
-            Expiry(time > tcbInfo.NextUpdate, tcbInfo.NextUpdate, "TCB Info past nextUpdate");
+            Expiry(tcbInfo.NextUpdate, "TCB Info at or past nextUpdate");
             VerifySigningChain(qeChain, rootCrl, "QE Identity");
             if (!memo.Verify(qeChain.Signer.PublicKey, qeIdentity.SignedBody.Span, qeIdentity.Signature, DSASignatureFormat.IeeeP1363FixedFieldConcatenation, KindJsonSignature))
             {
                 throw new VerificationFailure(QvlStatus.STATUS_SGX_ENCLAVE_IDENTITY_INVALID_SIGNATURE, "QE Identity signature does not verify under the TCB Signing key");
             }
 
-            Expiry(time > qeIdentity.NextUpdate, qeIdentity.NextUpdate, "QE Identity past nextUpdate");
+            Expiry(qeIdentity.NextUpdate, "QE Identity at or past nextUpdate");
 
             // The PCK CRL's issuer comes from its own chain here (a quote supplies it otherwise): root, then one CA.
             var root = crlChain.Root;
@@ -222,13 +224,13 @@ public sealed class QuoteVerifier
             }
 
             VerifyCrl(pckCrl, ca, "PCK CRL");
-            foreach (var c in crlChain)
-            {
-                CheckNotAfter(c, "PCK CRL issuer chain");
-            }
-
-            CheckCrlWindow(rootCrl, "root CA CRL");
-            CheckCrlWindow(pckCrl, "PCK CRL");
+            CheckNotAfter(crlChain, "PCK CRL issuer chain");
+            CheckNotAfter(tcbChain, "TCB Info signing chain");
+            CheckNotAfter(qeChain, "QE Identity signing chain");
+            Expiry(rootCrl.NextUpdate, $"root CA CRL at or past nextUpdate {rootCrl.NextUpdate:yyyy-MM-ddTHH:mm:ssZ}");
+            Expiry(pckCrl.NextUpdate, $"PCK CRL at or past nextUpdate {pckCrl.NextUpdate:yyyy-MM-ddTHH:mm:ssZ}");
+            CheckNotYetValid(rootCrl, "root CA CRL");
+            CheckNotYetValid(pckCrl, "PCK CRL");
             return new VerificationResult
             {
                 Status = QvlStatus.STATUS_OK,

@@ -126,8 +126,6 @@ public sealed class FreshServe : IAsyncLifetime
 
         _serve = ServeProcess.Start(Folder, "--urls", "http://127.0.0.1:0", "--data", Data, "--simulation", "--platform", Path.Combine(Data, "platform"));
         await _serve.WaitListening();
-        using var http = new HttpClient();
-        _ = await http.GetStringAsync(Instance + "/certs");
     }
 
     public Task DisposeAsync()
@@ -150,12 +148,14 @@ public sealed class ServeCliTests(FreshServe fresh) : IClassFixture<FreshServe>,
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
+    /// <summary>Runs the command in process; a start-up that should have been refused but serves instead fails the test.</summary>
     private static (int Exit, string Out, string Err) Run(params string[] args)
     {
-        using var stdout = new StringWriter();
-        using var stderr = new StringWriter();
-        var exit = VeriteeCommand.Run(args, stdout, stderr);
-        return (exit, stdout.ToString(), stderr.ToString());
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        var run = Task.Run(() => VeriteeCommand.Run(args, stdout, stderr));
+        Assert.True(run.Wait(TimeSpan.FromSeconds(60)), "serve started instead of refusing: " + stdout + stderr);
+        return (run.Result, stdout.ToString(), stderr.ToString());
     }
 
     private string Kek(UnixFileMode mode)
@@ -179,10 +179,6 @@ public sealed class ServeCliTests(FreshServe fresh) : IClassFixture<FreshServe>,
         }
 
         var files = Directory.GetFiles(fresh.Data, "*", SearchOption.AllDirectories);
-        foreach (var expected in new[] { "veritee.db", "admin-token", "key-encryption-key", "platform/root-ca.key.pem", "platform/platform.json" })
-        {
-            Assert.Contains(Path.Combine(fresh.Data, expected), files);
-        }
 
         var root = Environment.UserName == "root";
         foreach (var path in files.Concat(Directory.GetDirectories(fresh.Data, "*", SearchOption.AllDirectories)).Append(fresh.Data))
@@ -196,6 +192,11 @@ public sealed class ServeCliTests(FreshServe fresh) : IClassFixture<FreshServe>,
                 cat.WaitForExit();
                 Assert.True(cat.ExitCode != 0 && read.Length == 0, $"user nobody read {path}");
             }
+        }
+
+        foreach (var expected in new[] { "veritee.db", "admin-token", "key-encryption-key", "platform/root-ca.key.pem", "platform/platform.json" })
+        {
+            Assert.Contains(Path.Combine(fresh.Data, expected), files);
         }
     }
 

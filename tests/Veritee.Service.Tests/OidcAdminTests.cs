@@ -223,6 +223,15 @@ public sealed class SlowOidcAuthorityTests : IAsyncLifetime
         }
         while (again != HttpStatusCode.OK && DateTime.UtcNow < deadline);
         Assert.Equal(HttpStatusCode.OK, again);
+
+        // Cached: more requests, and tokens naming unknown keys (which may ask for a refresh, at most every few minutes), fetch nothing.
+        var stranger = new RsaSecurityKey(RSA.Create(2048)) { KeyId = "unknown-key" };
+        for (var i = 0; i < 5; i++)
+        {
+            Assert.Equal(HttpStatusCode.OK, (await GetPolicy(http, token)).Status);
+            Assert.Equal(HttpStatusCode.Unauthorized, (await GetPolicy(http, _authority.Mint(Audience, key: stranger))).Status);
+        }
+
         Assert.Equal(1, _authority.MetadataRequests);
     }
 }

@@ -193,13 +193,15 @@ public sealed class TcbInfo
             }
 
             // QVL keeps module levels in a set ordered by isvsvn, highest first (the module and relaunch checks rely on
-            // that order, not on the JSON's), and refuses two levels with the same isvsvn.
+            // that order, not on the JSON's), and refuses two levels with the same isvsvn with its FormatException,
+            // which it reports as STATUS_SGX_TCB_INFO_UNSUPPORTED_FORMAT (so not marked invalid content; checked
+            // against QVL itself with tools/qvl-diff).
             levels.Sort((a, b) => b.IsvSvn.CompareTo(a.IsvSvn));
             for (var i = 1; i < levels.Count; i++)
             {
                 if (levels[i - 1].IsvSvn == levels[i].IsvSvn)
                 {
-                    throw new DcapFormatException($"{what}: duplicate TCB level (two levels with isvsvn {levels[i].IsvSvn})") { IsInvalidContent = DuplicateModuleLevelIsInvalid };
+                    throw new DcapFormatException($"{what}: duplicate TCB level (two levels with isvsvn {levels[i].IsvSvn})");
                 }
             }
         }
@@ -255,10 +257,6 @@ public sealed class TcbInfo
             into[i++] = (byte)Integer(component, "svn", what, 0, 255);
         }
     }
-
-    // QVL's TdxModuleIdentity parser throws its FormatException for duplicate module levels, which its
-    // sgxAttestationVerifyTCBInfo reports as STATUS_SGX_TCB_INFO_UNSUPPORTED_FORMAT... (set from a run of QVL).
-    private const bool DuplicateModuleLevelIsInvalid = false;
 
     private sealed class LevelComparer : IComparer<TcbLevel>
     {

@@ -122,6 +122,13 @@ internal static class Generator
             var version = r.Next(2) == 0 ? 4 : 5;
             tags.Add(version == 5 ? "td15" : "td10");
             var tee2 = DcapLab.Comps((byte)r.Next(0, 9), (byte)r.Next(0, 3), Svn(r));
+            if (version == 5 && r.Next(3) == 0)
+            {
+                // An updated module already loaded (TEE_TCB_SVN2 at or above the running one): the TD relaunch rule.
+                tags.Add("relaunch");
+                tee2 = DcapLab.Comps((byte)(tee[0] + r.Next(0, 4)), (byte)r.Next(0, 3), tee[2]);
+            }
+
             quote = lab.TdxQuote(version, tee, tee2, qeSvn);
             if (r.Next(7) == 0)
             {

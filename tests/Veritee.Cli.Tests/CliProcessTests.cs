@@ -105,7 +105,8 @@ public sealed class CliProcessTests : IDisposable
         using var taken = new TcpListener(IPAddress.Loopback, 0);
         taken.Start();
         var port = ((IPEndPoint)taken.LocalEndpoint).Port;
-        var r = Veritee("serve", "--urls", $"http://127.0.0.1:{port}", "--data", Path.Combine(_dir, "data"), "--admin-token", "t");
+        // With a collateral source, so the only line on stderr is the failure (no start-up warning).
+        var r = Veritee("serve", "--urls", $"http://127.0.0.1:{port}", "--data", Path.Combine(_dir, "data"), "--admin-token", "t", "--collateral", Case);
         AssertOneLineError(r, "address already in use");
     }
 }

@@ -92,12 +92,14 @@ internal static class BenchRunner
         var clock = Stopwatch.StartNew();
         var workers = Enumerable.Range(0, threads).Select(_ => new Thread(() =>
         {
+            // At least one operation per thread: on a loaded machine a thread may start after the deadline.
             long count = 0;
-            while (Stopwatch.GetTimestamp() < stopAt)
+            do
             {
                 Check(operation());
                 count++;
             }
+            while (Stopwatch.GetTimestamp() < stopAt);
 
             Interlocked.Add(ref total, count);
         })).ToList();

@@ -8,7 +8,7 @@ namespace Veritee.Service.Tests;
 public sealed class PostgresNode(string connectionString) : ServiceFixture
 {
     /// <summary>The key-encryption key every node of the instance is given (the shared store keeps the key sealed).</summary>
-    private static readonly byte[] SharedKek = System.Security.Cryptography.RandomNumberGenerator.GetBytes(32);
+    internal static readonly byte[] SharedKek = System.Security.Cryptography.RandomNumberGenerator.GetBytes(32);
 
     /// <summary>Nodes of one instance share its URL (the load balancer's), whatever port each listens on.</summary>
     protected override ServiceOptions Configure(ServiceOptions options) =>

@@ -96,11 +96,12 @@ internal sealed class VerifyOptions
         {
             try
             {
-                return Veritee.Enclave.EnclaveInfo.Parse(bytes, file.Name).Quote;
+                return Veritee.Enclave.EnclaveInfo.Parse(bytes, file.ToString()).Quote;
             }
             catch (Exception e) when (e is FormatException or JsonException or ArgumentException)
             {
-                throw new CliException($"{file.Name}: {e.Message}");
+                // Most of these messages name the file already; name it once.
+                throw new CliException(e.Message.StartsWith(file.ToString() + ":", StringComparison.Ordinal) ? e.Message : $"{file}: {e.Message}");
             }
         }
 

@@ -133,6 +133,7 @@ internal static class VeriteeCommand
         FileNotFoundException { FileName: { } file } => $"{file}: no such file",
         DirectoryNotFoundException d => $"{QuotedPath(d) ?? "a folder"}: no such file or folder",
         UnauthorizedAccessException u => $"{QuotedPath(u) ?? "a file"}: permission denied",
+        IOException x when x.Message.EndsWith("' already exists.", StringComparison.Ordinal) && QuotedPath(x) is { } existing => $"{existing}: already exists",
         IOException or FormatException or InvalidDataException or ArgumentException or System.Security.Cryptography.CryptographicException => OneLine(e.Message),
         _ => null,
     };

@@ -100,6 +100,26 @@ public sealed class CliProcessTests : IDisposable
     }
 
     [Fact]
+    public void A_broken_quote_file_is_named_once()
+    {
+        var file = Path.Combine(_dir, "broken.json");
+        File.WriteAllText(file, "{\"QuoteHex\":");
+        var r = Veritee("verify", file, "--collateral", Case);
+        AssertOneLineError(r, "not valid JSON");
+        Assert.Equal(2, r.Err.Split("broken.json").Length);
+    }
+
+    [Fact]
+    public void A_file_where_a_folder_belongs_is_one_line_in_our_words()
+    {
+        var file = Path.Combine(_dir, "a-file");
+        File.WriteAllText(file, "x");
+        var r = Veritee("platform", "collateral", "--out", file);
+        AssertOneLineError(r, $"{file}: already exists");
+        Assert.DoesNotContain("The file", r.Err, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_serve_start_up_failure_is_one_line_without_a_stack_trace()
     {
         using var taken = new TcpListener(IPAddress.Loopback, 0);

@@ -232,7 +232,7 @@ internal static class ServeCommand
         try
         {
             var pkcs12 = cert.Extension.ToUpperInvariant() is ".PFX" or ".P12";
-            RequirePrivate(pkcs12 ? cert : key);
+            RequirePrivate(pkcs12 || key is null ? cert : key);
             return pkcs12
                 ? System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadPkcs12FromFile(cert.FullName, null)
                 : System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(cert.FullName, key?.FullName);

@@ -163,6 +163,7 @@ public sealed partial class AttestationEngine
                 RootCaCrl = options.RootCaCrlUrl ?? PcsCollateralSourceOptions.IntelRootCaCrl,
                 SubscriptionKey = options.CollateralSubscriptionKey,
                 RequestTimeout = fetchTimeout,
+                TimeProvider = clock,
             });
 
             // Bundles are verified with the quote verifier's memo, so the quotes that follow find their keys parsed.

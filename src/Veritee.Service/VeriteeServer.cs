@@ -39,9 +39,8 @@ public static partial class VeriteeServer
         }
 
         // A token's iss and jku must name an address clients can reach; "any interface" is not one.
-        var unspecified = instance.HostNameType == UriHostNameType.IPv4 || instance.HostNameType == UriHostNameType.IPv6
-            ? IPAddress.Parse(instance.IdnHost).Equals(IPAddress.Any) || IPAddress.Parse(instance.IdnHost).Equals(IPAddress.IPv6Any)
-            : false;
+        var unspecified = IPAddress.TryParse(instance.Host.Trim('[', ']'), out var instanceIp) &&
+            (instanceIp.Equals(IPAddress.Any) || instanceIp.Equals(IPAddress.IPv6Any));
         if (unspecified || (options.InstanceUrlFromListenAddress && listen[0].IsUnspecified))
         {
             throw new ArgumentException(options.InstanceUrlFromListenAddress

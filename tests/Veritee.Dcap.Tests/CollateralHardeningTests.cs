@@ -44,11 +44,12 @@ public sealed partial class CollateralHardeningTests
         };
     }
 
-    private static PcsCollateralSource Source(PcsFixture pcs, HttpClient http, string? key = null) => new(http, new PcsCollateralSourceOptions
+    private static PcsCollateralSource Source(PcsFixture pcs, HttpClient http, string? key = null, TimeProvider? clock = null) => new(http, new PcsCollateralSourceOptions
     {
         BaseAddress = pcs.BaseAddress,
         RootCaCrl = new Uri(pcs.BaseAddress, PcsFixture.RootCrlPath),
         SubscriptionKey = key,
+        TimeProvider = clock ?? TimeProvider.System,
     });
 
     [Fact]
@@ -217,13 +218,14 @@ public sealed partial class CollateralHardeningTests
         using var http = new HttpClient();
         var clock = new ManualTimeProvider(_case.Time);
         var options = new CachedCollateralSourceOptions();
-        var cache = new CachedCollateralSource(Source(pcs, http), clock, options);
+        var cache = new CachedCollateralSource(Source(pcs, http, clock: clock), clock, options);
 
         async Task<CollateralFetchException[]> Wave() => await Task.WhenAll(Enumerable.Range(0, 100).Select(_ => Task.Run(async () =>
             await Assert.ThrowsAsync<CollateralFetchException>(() => cache.GetAsync(Request).WaitAsync(Guard)))));
 
         var first = await Wave();
         Assert.All(first, e => Assert.Equal(HttpStatusCode.TooManyRequests, e.StatusCode));
+        await Settle(() => pcs.Requests.Count);
         Assert.InRange(pcs.Requests.Count, 1, 4);
 
         // The answer said an hour: nothing more goes upstream, and callers learn when to come back.
@@ -241,6 +243,58 @@ public sealed partial class CollateralHardeningTests
         var served = await Task.WhenAll(Enumerable.Range(0, 100).Select(_ => Task.Run(() => cache.GetAsync(Request))));
         Assert.All(served, s => Assert.Same(served[0].Collateral, s.Collateral));
         Assert.Equal(upstream + 4, pcs.Requests.Count);
+    }
+
+    [Fact]
+    public async Task A_429_with_Retry_After_pauses_the_source_for_every_platform()
+    {
+        var genuine = PcsFixture.CaseHandler(_case.Folder, new CaseServing());
+        var limited = true;
+        await using var pcs = new PcsFixture(request => Volatile.Read(ref limited)
+            ? FixtureResponse.Error(429, "TooManyRequests", "quota exceeded", new KeyValuePair<string, string>("Retry-After", "3600"))
+            : genuine(request));
+        using var http = new HttpClient();
+        var clock = new ManualTimeProvider(_case.Time);
+        var options = new PcsCollateralSourceOptions
+        {
+            BaseAddress = pcs.BaseAddress,
+            RootCaCrl = new Uri(pcs.BaseAddress, PcsFixture.RootCrlPath),
+            TimeProvider = clock,
+        };
+        var source = new PcsCollateralSource(http, options);
+
+        var first = await Assert.ThrowsAsync<CollateralFetchException>(() => source.GetCollateralAsync(Request));
+        Assert.Equal(HttpStatusCode.TooManyRequests, first.StatusCode);
+
+        // The quota is the key's: another platform is not asked about either, and the error says until when.
+        var otherPlatform = new CollateralRequest([0x00, 0x90, 0x6E, 0xA1, 0x00, 0x00], Sgx.TeeType.Sgx, PckCaKind.Processor);
+        var paused = await Assert.ThrowsAsync<CollateralFetchException>(() => source.GetCollateralAsync(otherPlatform));
+        Assert.Equal(HttpStatusCode.TooManyRequests, paused.StatusCode);
+        Assert.Equal(options.MaxRetryAfter, paused.RetryAfter);
+        Assert.True(paused.IsTransient);
+        Assert.DoesNotContain(pcs.Requests, r => r.Query.Contains(otherPlatform.Fmspc, StringComparison.Ordinal));
+
+        // Honoured up to the cap, then the service is asked again.
+        Volatile.Write(ref limited, false);
+        clock.Advance(options.MaxRetryAfter);
+        var collateral = await source.GetCollateralAsync(otherPlatform);
+        Assert.Single(pcs.Requests, r => r.Query.Contains(otherPlatform.Fmspc, StringComparison.Ordinal));
+        Assert.Equal(_case.Collateral.TcbInfo, collateral.TcbInfo);
+    }
+
+    /// <summary>
+    /// Waits until <paramref name="count"/> stops changing: requests of a bundle cancelled after its first failure may
+    /// still reach the server a moment after the callers have their answer.
+    /// </summary>
+    internal static async Task Settle(Func<int> count)
+    {
+        using var guard = new CancellationTokenSource(Guard);
+        var last = -1;
+        while (count() != last)
+        {
+            last = count();
+            await Task.Delay(300, guard.Token);
+        }
     }
 
     private static async Task WaitUntil(Func<bool> condition)

@@ -84,6 +84,7 @@ public sealed class InstanceUrlTests : IDisposable
         var e = Assert.Throws<ArgumentException>(() => VeriteeServer.Validate(FromListen(url), url));
         Assert.Contains("--instance-url", e.Message, StringComparison.Ordinal);
         Assert.Contains("0.0.0.0", Assert.Throws<ArgumentException>(() => VeriteeServer.Validate(FromListen(url) with { InstanceUrl = "http://0.0.0.0:5080", InstanceUrlFromListenAddress = false }, url)).Message, StringComparison.Ordinal);
+        Assert.Throws<ArgumentException>(() => VeriteeServer.Validate(FromListen(url) with { InstanceUrl = "http://[::]:5080", InstanceUrlFromListenAddress = false }, url));
         VeriteeServer.Validate(FromListen(url) with { InstanceUrl = "https://attest.example", InstanceUrlFromListenAddress = false }, url);
     }
 

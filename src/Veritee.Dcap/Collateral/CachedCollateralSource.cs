@@ -247,6 +247,12 @@ public sealed class CachedCollateralSource : ICollateralSource
             if (e is CollateralFetchException { IsTransient: true } transient)
             {
                 var now = _time.GetUtcNow();
+                if (_failures.Count > 10_000)
+                {
+                    // Many platforms failing at once (a bulk of made-up requests): forget rather than grow.
+                    _failures.Clear();
+                }
+
                 _failures[request] = (now + Backoff(transient), transient);
             }
 

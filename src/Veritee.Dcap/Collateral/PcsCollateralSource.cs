@@ -56,6 +56,15 @@ public sealed class PcsCollateralSourceOptions
     public long MaxResponseBytes { get; set; } = DefaultMaxResponseBytes;
 
     /// <summary>
+    /// After a 429 or 503 with <c>Retry-After</c>, nothing more is sent to the service for that long (at most this; the
+    /// quota belongs to the subscription key, not to one platform). Default 10 minutes; zero turns the pause off.
+    /// </summary>
+    public TimeSpan MaxRetryAfter { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>The clock for <see cref="MaxRetryAfter"/> pauses (default the system clock).</summary>
+    public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
+
+    /// <summary>
     /// Per-request time limit (headers and body) on top of the HttpClient's own <see cref="HttpClient.Timeout"/>, which
     /// covers only the headers; null for none.
     /// </summary>
@@ -94,6 +103,8 @@ public sealed class PcsCollateralSource : ICollateralSource
     private readonly PcsCollateralSourceOptions _options;
     private readonly Uri _base;
     private readonly Uri _rootCrl;
+    private readonly Lock _pauseGate = new();
+    private (DateTimeOffset Until, HttpStatusCode Status)? _pause;
 
     /// <summary>A source over <paramref name="http"/> with <paramref name="options"/> (default: Intel PCS v4).</summary>
     /// <exception cref="ArgumentException">The options are inconsistent (relative base, API version, size limit).</exception>
@@ -148,6 +159,26 @@ public sealed class PcsCollateralSource : ICollateralSource
         if (request.Tee == TeeType.Tdx && _options.ApiVersion < 4)
         {
             throw new ArgumentException("TDX collateral needs PCS API v4", nameof(request));
+        }
+
+        // The service asked for a pause (429/503 with Retry-After): honoured for every platform, nothing is sent.
+        var now = _options.TimeProvider.GetUtcNow();
+        (DateTimeOffset Until, HttpStatusCode Status)? pause;
+        lock (_pauseGate)
+        {
+            pause = _pause;
+        }
+
+        if (pause is { } p && now < p.Until)
+        {
+            throw new CollateralFetchException($"{_base}: not asked: after HTTP {(int)p.Status} it asked for a pause until {p.Until:yyyy-MM-ddTHH:mm:ssZ} (Retry-After)")
+            {
+                Failure = CollateralFetchFailure.HttpStatus,
+                Url = _base,
+                StatusCode = p.Status,
+                RetryAfter = p.Until - now,
+                IsTransient = true,
+            };
         }
 
         var tee = request.Tee == TeeType.Tdx ? "tdx" : "sgx";
@@ -287,7 +318,13 @@ public sealed class PcsCollateralSource : ICollateralSource
 
             if (!response.IsSuccessStatusCode)
             {
-                throw StatusError(url, response);
+                var error = StatusError(url, response);
+                if (response.StatusCode is HttpStatusCode.TooManyRequests or HttpStatusCode.ServiceUnavailable && error.RetryAfter is { } wait && wait > TimeSpan.Zero)
+                {
+                    Pause(wait, response.StatusCode);
+                }
+
+                throw error;
             }
 
             byte[]? chain = null;
@@ -382,6 +419,19 @@ public sealed class PcsCollateralSource : ICollateralSource
             }
 
             return body.ToArray();
+        }
+    }
+
+    private void Pause(TimeSpan wait, HttpStatusCode status)
+    {
+        var capped = wait < _options.MaxRetryAfter ? wait : _options.MaxRetryAfter;
+        var until = _options.TimeProvider.GetUtcNow() + capped;
+        lock (_pauseGate)
+        {
+            if (_pause is not { } current || current.Until < until)
+            {
+                _pause = (until, status);
+            }
         }
     }
 

@@ -73,6 +73,15 @@ internal static class Generator
         using var lab = new DcapLab(At, pck, pceSvn, certNotAfter);
         var tee = DcapLab.Comps(Svn(r), (byte)r.Next(0, 3), Svn(r));
 
+        // A quarter of TDX scenarios aim at the TD 1.5 relaunch rule: module 1 loaded and out of date, an up-to-date
+        // QE and platform level, and TEE_TCB_SVN2 naming module 0, 1 or 2 (2 may be missing: QVL's quirk).
+        var relaunch = tdx && r.Next(4) == 0;
+        if (relaunch)
+        {
+            tags.Add("relaunch");
+            tee[1] = 1;
+        }
+
         // Platform TCB levels: random thresholds and statuses, sometimes a duplicate or a status QVL does not know.
         var levels = new List<LabTcbLevel>();
         for (var n = r.Next(1, 6); n > 0; n--)
@@ -110,6 +119,12 @@ internal static class Generator
             qeLevels.Add(new LabIsvLevel((ushort)svn, status));
         }
 
+        if (relaunch)
+        {
+            levels.Add(new LabTcbLevel(pck, pceSvn, tee.ToArray(), r.Next(3) == 0 ? "ConfigurationNeeded" : "UpToDate"));
+            qeLevels = [new LabIsvLevel((ushort)(qeSvn + 1), Pick(r, QeStatuses)), new LabIsvLevel(qeSvn, "UpToDate")];
+        }
+
         if (qeLevels.Any(l => l.Status.Contains("Configuration", StringComparison.Ordinal) && !l.Status.Contains("SW", StringComparison.Ordinal)))
         {
             tags.Add("qe-configuration");
@@ -119,13 +134,11 @@ internal static class Generator
         IReadOnlyList<LabModuleIdentity>? identities = null;
         if (tdx)
         {
-            var version = r.Next(2) == 0 ? 4 : 5;
+            var version = relaunch || r.Next(2) == 0 ? 5 : 4;
             tags.Add(version == 5 ? "td15" : "td10");
             var tee2 = DcapLab.Comps((byte)r.Next(0, 9), (byte)r.Next(0, 3), Svn(r));
-            if (version == 5 && r.Next(3) == 0)
+            if (relaunch)
             {
-                // An updated module already loaded (TEE_TCB_SVN2 at or above the running one): the TD relaunch rule.
-                tags.Add("relaunch");
                 tee2 = DcapLab.Comps((byte)(tee[0] + r.Next(0, 4)), (byte)r.Next(0, 3), tee[2]);
             }
 
@@ -160,6 +173,11 @@ internal static class Generator
                 }
 
                 identities = list.Count > 0 ? list : [new LabModuleIdentity("TDX_01", [new LabIsvLevel(0, "UpToDate")])];
+                if (relaunch)
+                {
+                    var module1 = new LabModuleIdentity("TDX_01", [new LabIsvLevel((ushort)(tee[0] + 1 + r.Next(0, 3)), "UpToDate"), new LabIsvLevel(tee[0], "OutOfDate")]);
+                    identities = [module1, .. identities.Where(i => i.Id != "TDX_01")];
+                }
             }
         }
         else

@@ -24,17 +24,21 @@ internal static class BenchAttestCommand
         var concurrency = new Option<int>("--concurrency") { Description = "Requests in flight (default 16).", DefaultValueFactory = _ => 16 };
         var seconds = new Option<double>("--seconds") { Description = "Measurement time (default 10).", DefaultValueFactory = _ => 10 };
         var apiVersion = new Option<string>("--api-version") { Description = "api-version (default 2022-08-01).", DefaultValueFactory = _ => "2022-08-01" };
-        var json = new Option<bool>("--json") { Description = "Print {\"requests\",\"errors\",\"seconds\",\"requestsPerSecond\",\"p50Ms\",\"p99Ms\",\"rs256SignaturesPerSecond\"}." };
+        var json = new Option<bool>("--json") { Description = "Print {\"requests\",\"errors\",\"refused\",\"seconds\",\"requestsPerSecond\",\"p50Ms\",\"p99Ms\",\"rs256SignaturesPerSecond\"}." };
+        var draft = new Option<FileInfo?>("--draft-policy") { Description = "Send this policy text as draftPolicyForAttestation with every request." };
+        var anyStatus = new Option<bool>("--any-status") { Description = "Load mode for refused requests (e.g. worst-case drafts): every answer counts, non-200 answers are reported as 'refused', not errors." };
         var command = new Command("attest", "Load an attestation endpoint with one quote and report requests/s and latency.");
         command.Arguments.Add(url);
-        foreach (var option in new Option[] { quote, concurrency, seconds, apiVersion, json })
+        foreach (var option in new Option[] { quote, concurrency, seconds, apiVersion, json, draft, anyStatus })
         {
             command.Options.Add(option);
         }
 
         command.SetAction(VeriteeCommand.Guard(parse =>
         {
-            var (path, body) = RequestFor(parse.GetValue(quote)!, parse.GetValue(url)!.TrimEnd('/'), parse.GetValue(apiVersion)!);
+            var draftText = parse.GetValue(draft) is { } draftFile ? File.ReadAllText(draftFile.FullName) : null;
+            var (path, body) = RequestFor(parse.GetValue(quote)!, parse.GetValue(url)!.TrimEnd('/'), parse.GetValue(apiVersion)!, draftText);
+            var acceptAny = parse.GetValue(anyStatus);
             var inFlight = parse.GetValue(concurrency);
             var duration = parse.GetValue(seconds);
             if (inFlight is < 1 or > 1024 || duration is <= 0 or > 3600)
@@ -42,7 +46,7 @@ internal static class BenchAttestCommand
                 throw new CliException("--concurrency must be in 1..1024 and --seconds in (0, 3600]");
             }
 
-            var result = Run(path, body, inFlight, duration).GetAwaiter().GetResult();
+            var result = Run(path, body, inFlight, duration, acceptAny).GetAwaiter().GetResult();
             var rsa = MeasureRs256(Math.Min(2, duration / 5));
             if (parse.GetValue(json))
             {
@@ -50,6 +54,7 @@ internal static class BenchAttestCommand
                 {
                     requests = result.Requests,
                     errors = result.Errors,
+                    refused = result.Refused,
                     seconds = Math.Round(result.Seconds, 3),
                     requestsPerSecond = Math.Round(result.Requests / result.Seconds, 1),
                     p50Ms = Math.Round(result.P50, 2),
@@ -60,7 +65,7 @@ internal static class BenchAttestCommand
             else
             {
                 io.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"attest: {result.Requests / result.Seconds:F1} requests/s, p50 {result.P50:F2} ms, p99 {result.P99:F2} ms ({result.Requests} requests, {result.Errors} errors, {inFlight} in flight, {result.Seconds:F1} s)"));
+                    $"attest: {result.Requests / result.Seconds:F1} requests/s, p50 {result.P50:F2} ms, p99 {result.P99:F2} ms ({result.Requests} requests, {result.Errors} errors, {result.Refused} refused, {inFlight} in flight, {result.Seconds:F1} s)"));
                 io.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"RS256 signing on this machine, one thread: {rsa:F0} signatures/s"));
             }
 
@@ -69,7 +74,7 @@ internal static class BenchAttestCommand
         return command;
     }
 
-    private static (string Path, string Body) RequestFor(FileInfo file, string instance, string apiVersion)
+    private static (string Path, string Body) RequestFor(FileInfo file, string instance, string apiVersion, string? draftPolicy)
     {
         var bytes = File.ReadAllBytes(file.FullName);
         byte[] evidence;
@@ -103,12 +108,17 @@ internal static class BenchAttestCommand
             body["runtimeData"] = new Dictionary<string, string> { ["data"] = System.Buffers.Text.Base64Url.EncodeToString(ehd), ["dataType"] = "Binary" };
         }
 
+        if (draftPolicy is not null)
+        {
+            body["draftPolicyForAttestation"] = draftPolicy;
+        }
+
         return ($"{instance}/attest/{(isOe ? "OpenEnclave" : "SgxEnclave")}?api-version={apiVersion}", JsonSerializer.Serialize(body));
     }
 
-    private sealed record LoadResult(long Requests, long Errors, double Seconds, double P50, double P99);
+    private sealed record LoadResult(long Requests, long Errors, long Refused, double Seconds, double P50, double P99);
 
-    private static async Task<LoadResult> Run(string path, string body, int inFlight, double seconds)
+    private static async Task<LoadResult> Run(string path, string body, int inFlight, double seconds, bool acceptAny)
     {
         using var handler = new SocketsHttpHandler { MaxConnectionsPerServer = inFlight, PooledConnectionLifetime = TimeSpan.FromMinutes(5) };
         using var http = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(30) };
@@ -117,25 +127,27 @@ internal static class BenchAttestCommand
         // One request first: never measure an error path.
         using (var first = await Send(http, path, payload).ConfigureAwait(false))
         {
-            if (first.StatusCode != HttpStatusCode.OK)
+            if (first.StatusCode != HttpStatusCode.OK && !acceptAny)
             {
                 throw new CliException($"the endpoint refused the quote ({(int)first.StatusCode}): {await first.Content.ReadAsStringAsync().ConfigureAwait(false)}", ExitCodes.Negative);
             }
         }
 
         var warmUntil = Stopwatch.GetTimestamp() + (long)(Math.Min(2, seconds / 5) * Stopwatch.Frequency);
-        await Workers(http, path, payload, inFlight, warmUntil, null).ConfigureAwait(false);
+        var refused = new long[1];
+        await Workers(http, path, payload, inFlight, warmUntil, null, acceptAny, refused).ConfigureAwait(false);
+        refused[0] = 0;
         var latencies = new List<double>[inFlight];
         var clock = Stopwatch.StartNew();
         var stopAt = Stopwatch.GetTimestamp() + (long)(seconds * Stopwatch.Frequency);
-        var errors = await Workers(http, path, payload, inFlight, stopAt, latencies).ConfigureAwait(false);
+        var errors = await Workers(http, path, payload, inFlight, stopAt, latencies, acceptAny, refused).ConfigureAwait(false);
         var elapsed = clock.Elapsed.TotalSeconds;
         var all = latencies.SelectMany(l => l).Order().ToArray();
         double Percentile(double p) => all.Length == 0 ? 0 : all[Math.Min(all.Length - 1, (int)Math.Ceiling(p * all.Length) - 1)];
-        return new LoadResult(all.Length, errors, elapsed, Percentile(0.50), Percentile(0.99));
+        return new LoadResult(all.Length, errors, refused[0], elapsed, Percentile(0.50), Percentile(0.99));
     }
 
-    private static async Task<long> Workers(HttpClient http, string path, byte[] payload, int inFlight, long stopAt, List<double>[]? latencies)
+    private static async Task<long> Workers(HttpClient http, string path, byte[] payload, int inFlight, long stopAt, List<double>[]? latencies, bool acceptAny, long[] refused)
     {
         long errors = 0;
         var tasks = Enumerable.Range(0, inFlight).Select(async i =>
@@ -150,8 +162,13 @@ internal static class BenchAttestCommand
                     await response.Content.LoadIntoBufferAsync().ConfigureAwait(false);
                     if (response.StatusCode != HttpStatusCode.OK)
                     {
-                        Interlocked.Increment(ref errors);
-                        continue;
+                        if (!acceptAny)
+                        {
+                            Interlocked.Increment(ref errors);
+                            continue;
+                        }
+
+                        Interlocked.Increment(ref refused[0]);
                     }
                 }
                 catch (Exception e) when (e is HttpRequestException or TaskCanceledException)

@@ -5,7 +5,8 @@ namespace Veritee.Policy;
 /// <summary>
 /// The work and memory budget of one policy evaluation, enforced while it runs (a policy is attacker-controlled text
 /// when it arrives as a draft). The defaults are far above what any published policy needs and keep one evaluation
-/// within a few MB and a few milliseconds of CPU.
+/// within a few MB and a few milliseconds of CPU; they also keep every array and string an evaluation builds below the
+/// large-object heap threshold (85,000 bytes), so a flood of worst-case drafts causes no full garbage collections.
 /// </summary>
 /// <remarks>
 /// Sizes count UTF-16 code units as two bytes (what the strings occupy in memory); a non-string value counts as eight
@@ -16,8 +17,8 @@ public sealed record PolicyEvaluationLimits
     /// <summary>The defaults.</summary>
     public static PolicyEvaluationLimits Default { get; } = new();
 
-    /// <summary>Claims in the working set (incoming plus every claim added, issued or issued as a property); default 10,000.</summary>
-    public int MaxClaims { get; init; } = 10_000;
+    /// <summary>Claims in the working set (incoming plus every claim added, issued or issued as a property); default 2,000.</summary>
+    public int MaxClaims { get; init; } = 2_000;
 
     /// <summary>Total size of the working set's claim types and values, in bytes; default 1 MiB.</summary>
     public long MaxClaimBytes { get; init; } = 1024 * 1024;
@@ -25,18 +26,18 @@ public sealed record PolicyEvaluationLimits
     /// <summary>Claims issued for the token (<c>issue</c> plus <c>issueproperty</c>); default 1,000.</summary>
     public int MaxIssuedClaims { get; init; } = 1_000;
 
-    /// <summary>Length in characters of any string a function produces or receives; default 65,536.</summary>
-    public int MaxStringLength { get; init; } = 65_536;
+    /// <summary>Length in characters of any string a function produces or receives; default 32,768.</summary>
+    public int MaxStringLength { get; init; } = 32_768;
 
-    /// <summary>Elements of any set (array) an expression produces; default 10,000.</summary>
-    public int MaxSetElements { get; init; } = 10_000;
+    /// <summary>Elements of any set (array) an expression produces; default 2,000.</summary>
+    public int MaxSetElements { get; init; } = 2_000;
 
     /// <summary>
     /// Evaluation steps: one per claim a condition's predicates are tested against, per set element compared, per claim
-    /// emitted, and per function call (plus one per 64 characters of its string arguments); default 2,000,000
-    /// (tens of milliseconds at worst). Cancellation is checked every few thousand steps.
+    /// emitted, and per function call (plus one per 64 characters of its string arguments); default 250,000 (a few
+    /// milliseconds; published policies take well under 10,000). Cancellation is checked every few thousand steps.
     /// </summary>
-    public long MaxSteps { get; init; } = 2_000_000;
+    public long MaxSteps { get; init; } = 250_000;
 
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> when a limit is not positive.</summary>
     public void Validate()

@@ -39,8 +39,8 @@ public sealed class PolicyCliTests : IDisposable
         """);
 
     [Theory]
-    [InlineData("claims", "MaxClaims = 10000")]
-    [InlineData("string", "MaxStringLength = 65536")]
+    [InlineData("claims", "MaxClaims = 2000")]
+    [InlineData("string", "MaxStringLength = 32768")]
     public void Eval_of_a_policy_over_its_budget_exits_2_with_one_line(string kind, string limit)
     {
         // Before: 2^24 claims (or a 2^40-character string) until "Out of memory", exit 134.

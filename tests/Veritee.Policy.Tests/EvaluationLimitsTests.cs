@@ -44,9 +44,9 @@ public class EvaluationLimitsTests
         var e = Assert.Throws<PolicyLimitExceededException>(() => policy.Evaluate([S("x-ms-sgx-mrsigner", "4aea5f9a")]));
         var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
         Assert.Equal(nameof(PolicyEvaluationLimits.MaxClaims), e.Limit);
-        Assert.Equal(10_000, e.Value);
-        Assert.Contains("MaxClaims = 10000", e.Message, StringComparison.Ordinal);
-        Assert.Equal(15, e.Line); // the rule that crossed it: the 14th doubling (2^14 > 10,000), on line 2 + 13
+        Assert.Equal(2_000, e.Value);
+        Assert.Contains("MaxClaims = 2000", e.Message, StringComparison.Ordinal);
+        Assert.Equal(12, e.Line); // the rule that crossed it: the 11th doubling (2^11 > 2,000), on line 2 + 10
         Assert.True(allocated < 8 * 1024 * 1024, $"{allocated} bytes allocated");
     }
 
@@ -55,7 +55,7 @@ public class EvaluationLimitsTests
     {
         var e = Exceeds(StringDoublingPolicy(40), PolicyEvaluationLimits.Default);
         Assert.Equal(nameof(PolicyEvaluationLimits.MaxStringLength), e.Limit);
-        Assert.Equal(65_536, e.Value);
+        Assert.Equal(32_768, e.Value);
     }
 
     [Fact]
@@ -130,7 +130,7 @@ public class EvaluationLimitsTests
         var claims = Enumerable.Range(0, 5000).Select(i => I("n", i)).ToArray();
         var policy = Compile(text);
         using var source = new CancellationTokenSource();
-        var limits = new PolicyEvaluationLimits { MaxSteps = long.MaxValue };
+        var limits = new PolicyEvaluationLimits { MaxSteps = long.MaxValue, MaxClaims = int.MaxValue };
         using var started = new ManualResetEventSlim();
         var task = Task.Run(() =>
         {

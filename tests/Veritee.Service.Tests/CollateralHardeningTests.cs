@@ -241,7 +241,7 @@ public sealed class CollateralHardeningTests(PostgresFixture postgres) : IClassF
         {
             var database = "c" + Guid.NewGuid().ToString("N");
             postgres.Server.CreateDatabase(database);
-            shared = o => o with { PostgresConnectionString = postgres.Server.ConnectionString(database), InstanceUrl = SharedInstance, KeyEncryptionKey = SharedStoreTests.SharedKek };
+            shared = o => o with { PostgresConnectionString = postgres.Server.ConnectionString(database), InstanceUrl = SharedInstance, KeyEncryptionKey = PostgresNode.SharedKek };
         }
         else
         {

@@ -51,11 +51,11 @@ public sealed class DraftPolicyBudgetTests(ServiceFixture service) : IClassFixtu
     [Fact]
     public async Task The_claim_doubling_draft_gets_400_PolicyEvaluationError_naming_the_limit()
     {
-        // 81 characters per mrsigner claim: the 1 MiB of claim bytes is reached (at 6,473 claims) before 10,000 claims.
+        // The 11th doubling (2,048 claims) crosses the 2,000-claim limit, on line 12.
         var (status, body) = await service.Send(HttpMethod.Post, Attest, WorstCasePolicies.DraftBody(WorstCasePolicies.Doubling(24)));
         Assert.Equal(HttpStatusCode.BadRequest, status);
         Assert.Equal("PolicyEvaluationError", WorstCasePolicies.Code(body));
-        Assert.Contains("exceeded the limit MaxClaimBytes = 1048576 (bytes of claim types and values in the working set) at the rule at line 14", WorstCasePolicies.Message(body), StringComparison.Ordinal);
+        Assert.Contains("exceeded the limit MaxClaims = 2000 (claims in the working set) at the rule at line 12", WorstCasePolicies.Message(body), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -64,7 +64,7 @@ public sealed class DraftPolicyBudgetTests(ServiceFixture service) : IClassFixtu
         var (status, body) = await service.Send(HttpMethod.Post, Attest, WorstCasePolicies.DraftBody(WorstCasePolicies.StringDoubling(40)));
         Assert.Equal(HttpStatusCode.BadRequest, status);
         Assert.Equal("PolicyEvaluationError", WorstCasePolicies.Code(body));
-        Assert.Contains("MaxStringLength = 65536", WorstCasePolicies.Message(body), StringComparison.Ordinal);
+        Assert.Contains("MaxStringLength = 32768", WorstCasePolicies.Message(body), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -96,7 +96,7 @@ public sealed class StoredPolicyBudgetTests : IAsyncLifetime
         var (status, body) = await _service.Send(HttpMethod.Post, "/attest/SgxEnclave?api-version=2022-08-01", "{\"quote\":\"" + quote + "\"}");
         Assert.Equal(HttpStatusCode.BadRequest, status);
         Assert.Equal("PolicyEvaluationError", WorstCasePolicies.Code(body));
-        Assert.Contains("MaxClaimBytes = 1048576", WorstCasePolicies.Message(body), StringComparison.Ordinal);
+        Assert.Contains("MaxClaims = 2000", WorstCasePolicies.Message(body), StringComparison.Ordinal);
     }
 }
 

@@ -58,6 +58,10 @@ internal static class ServeCommand
 
         command.Options.Add(opsUrls);
         command.Options.Add(logClientAddress);
+        var opsRate = new Option<int>("--ops-rate-limit") { Description = "Requests per second one client may send to /health/* and the metrics endpoint (their own budget, apart from --rate-limit); 0: off.", DefaultValueFactory = _ => defaults.OpsRequestsPerSecond };
+        var opsConcurrency = new Option<int>("--ops-max-concurrency") { Description = "/health/* and metrics requests processed at once (twice as many may wait); 0: no limit.", DefaultValueFactory = _ => defaults.OpsMaxConcurrentRequests };
+        command.Options.Add(opsRate);
+        command.Options.Add(opsConcurrency);
         policyOptions.AddTo(command);
 
         command.SetAction(VeriteeCommand.Guard(parse =>
@@ -111,6 +115,8 @@ internal static class ServeCommand
                 TlsCertificatePath = parse.GetValue(tlsCert)?.FullName,
                 TlsKeyPath = parse.GetValue(tlsKey)?.FullName,
                 OpsUrls = parse.GetValue(opsUrls),
+                OpsRequestsPerSecond = NonNegative(parse.GetValue(opsRate), "--ops-rate-limit"),
+                OpsMaxConcurrentRequests = NonNegative(parse.GetValue(opsConcurrency), "--ops-max-concurrency"),
                 LogClientAddress = parse.GetValue(logClientAddress)!.ToUpperInvariant() switch
                 {
                     "HASH" => ClientAddressLogging.Hash,

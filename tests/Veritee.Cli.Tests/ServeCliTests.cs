@@ -276,6 +276,36 @@ public sealed class ServeCliTests(FreshServe fresh) : IClassFixture<FreshServe>,
     }
 
     [Fact]
+    public async Task The_ops_budget_is_set_from_the_command_line()
+    {
+        using var serve = await ServeProcess.Start(_dir, "--urls", "http://127.0.0.1:0", "--data", Path.Combine(_dir, "data"), "--admin-token", "t",
+            "--ops-rate-limit", "1", "--rate-limit", "0").WaitListening();
+        using var http = new HttpClient();
+        var statuses = new List<System.Net.HttpStatusCode>();
+        for (var i = 0; i < 10; i++)
+        {
+            using var response = await http.GetAsync(serve.Instance + "/health/live");
+            statuses.Add(response.StatusCode);
+        }
+
+        // One probe a second for this client (the default budget, 10/s, would answer all ten); attestation is unlimited.
+        Assert.Contains(System.Net.HttpStatusCode.TooManyRequests, statuses);
+        Assert.Equal(System.Net.HttpStatusCode.OK, statuses[0]);
+    }
+
+    [Theory]
+    [InlineData("--ops-rate-limit")]
+    [InlineData("--ops-max-concurrency")]
+    public void A_negative_ops_budget_is_one_line_and_writes_nothing(string option)
+    {
+        var data = Path.Combine(_dir, "data");
+        var (exit, _, err) = Run("serve", "--data", data, option, "-1");
+        Assert.Equal(2, exit);
+        Assert.Equal($"veritee: {option} must not be negative", err.Trim());
+        Assert.False(Directory.Exists(data));
+    }
+
+    [Fact]
     public async Task Isolated_mode_is_managed_with_the_READMEs_commands_exactly_as_written()
     {
         var readme = await File.ReadAllTextAsync(Path.Combine(Vectors.RepositoryRoot, "README.md"));

@@ -84,7 +84,7 @@ public sealed record SimulatedEnclave
         return ReportBody(cpuSvn, 0, AttributeFlags, Xfrm, MrEnclave, MrSigner, ProductId, SecurityVersion, reportData, ConfigId);
     }
 
-    /// <summary>Lays out an SGX report body (dcap.md §1.3).</summary>
+    /// <summary>Lays out an SGX report body (docs/verification.md §1.3).</summary>
     internal static byte[] ReportBody(ReadOnlySpan<byte> cpuSvn, uint miscSelect, ulong flags, ulong xfrm, ReadOnlySpan<byte> mrEnclave,
         ReadOnlySpan<byte> mrSigner, ushort productId, ushort svn, ReadOnlySpan<byte> reportData, ReadOnlySpan<byte> configId = default)
     {

@@ -5,7 +5,7 @@ using Veritee.Sgx;
 
 namespace Veritee.Enclave;
 
-/// <summary>The role of a certificate in the simulated SGX PKI (the shape of Intel's, dcap.md §2.2).</summary>
+/// <summary>The role of a certificate in the simulated SGX PKI (the shape of Intel's, docs/verification.md §2.1).</summary>
 internal enum PkiRole
 {
     Root,

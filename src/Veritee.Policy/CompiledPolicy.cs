@@ -45,7 +45,7 @@ public sealed class PolicyEvaluationResult
 /// the result and its claim arrays (and whatever 1.2 functions need).
 /// </summary>
 /// <remarks>
-/// Evaluation semantics (MAA §5.3 plus the decisions the documentation leaves open):
+/// Evaluation semantics (Microsoft's claim-rule documentation plus the decisions it leaves open; summarised in docs/protocol.md §7):
 /// <list type="bullet">
 /// <item>Sections run in order configurationrules, authorizationrules, issuancerules; rules in source order. Claims
 /// added by a rule (add, issue, issueproperty; issuer <c>AttestationPolicy</c>) are visible to every later rule,

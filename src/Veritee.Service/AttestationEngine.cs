@@ -115,7 +115,7 @@ public sealed record AttestRequest(byte[] Evidence, byte[]? RuntimeData, bool Ru
 
 /// <summary>
 /// The attestation pipeline: verify the quote against collateral (Intel QVL semantics), bind the runtime data,
-/// evaluate the policy and assemble the token's claims as MAA does (maa-api.md §3.3).
+/// evaluate the policy and assemble the token's claims as MAA does (docs/protocol.md §3, §5).
 /// </summary>
 public sealed partial class AttestationEngine
 {

@@ -135,7 +135,7 @@ public sealed class PcsCollateralSourceTests : IDisposable
         Assert.Equal(pem, PcsCollateralSource.DecodeIssuerChainHeader(header));
         Assert.Equal(pem, PcsCollateralSource.DecodeIssuerChainHeader(Uri.EscapeDataString(Encoding.UTF8.GetString(pem))));
 
-        // The trap dcap.md §5.1 warns about: form decoding turns '+' into ' '.
+        // The trap docs/verification.md §4.1 warns about: form decoding turns '+' into ' '.
         Assert.NotEqual(Encoding.UTF8.GetString(pem), WebUtility.UrlDecode(header));
     }
 

@@ -52,7 +52,7 @@ internal sealed class FixtureResponse
     }
 }
 
-/// <summary>How the case server shapes its answers (the variants met in the wild, dcap.md §5).</summary>
+/// <summary>How the case server shapes its answers (the variants met in the wild, docs/verification.md §4).</summary>
 internal sealed record CaseServing
 {
     /// <summary>Header names in lower case (QCNL, HTTP/2 style).</summary>

@@ -9,7 +9,7 @@ using Veritee.TestSupport;
 namespace Veritee.Dcap.Tests;
 
 /// <summary>
-/// The TCB rules of dcap.md §4.7–4.9 on hand-built inputs, for the outcomes no real vector reaches (Revoked,
+/// The TCB rules of docs/verification.md §6 on hand-built inputs, for the outcomes no real vector reaches (Revoked,
 /// ConfigurationNeeded, OutOfDateConfigurationNeeded, TDRelaunchAdvisedConfigurationNeeded, QE Revoked/NotSupported,
 /// module Revoked), plus PCK CRL revocation by serial with the real Platform CA CRL.
 /// </summary>

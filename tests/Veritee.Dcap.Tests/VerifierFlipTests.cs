@@ -145,7 +145,7 @@ public class VerifierFlipTests
         Assert.True(failures.Count == 0, $"{failures.Count} failures:{Environment.NewLine}{string.Join(Environment.NewLine, failures.Take(12))}");
 
         // Almost every byte of collateral is signed or structural: most flips must be noticed. The PCK CRL issuer
-        // chain is the exception: as in Intel QvE it only contributes expiration dates (dcap.md §4.1 step 5).
+        // chain is the exception: as in Intel QvE it only contributes expiration dates (docs/verification.md §5.1 step 5).
         if (file != "pck_crl_issuer_chain.pem")
         {
             Assert.True(differentVerdicts >= CollateralFlips / 2, $"only {differentVerdicts} of {CollateralFlips} flips in {file} changed the verdict");

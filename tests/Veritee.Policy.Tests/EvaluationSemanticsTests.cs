@@ -4,7 +4,7 @@ using static Veritee.Policy.Tests.TestPolicies;
 
 namespace Veritee.Policy.Tests;
 
-/// <summary>The evaluation rules of §5.3 and the decisions documented on <see cref="CompiledPolicy"/>.</summary>
+/// <summary>The evaluation rules of docs/protocol.md §7 and the decisions documented on <see cref="CompiledPolicy"/>.</summary>
 public class EvaluationSemanticsTests
 {
     private const string V12 = "version=1.2;\n";

@@ -8,7 +8,7 @@ using Veritee.TestSupport;
 
 namespace Veritee.Sgx.Tests;
 
-/// <summary>Every real quote of tests/vectors/dcap parses to what its case.json and dcap.md §1 say.</summary>
+/// <summary>Every real quote of tests/vectors/dcap parses to what its case.json and docs/verification.md §1 say.</summary>
 public class QuoteParsingTests
 {
     public static TheoryData<string> CaseIds()
@@ -72,7 +72,7 @@ public class QuoteParsingTests
         var sig = quote.SignatureData;
         Assert.Equal(32, sig.QeAuthData.Length);
 
-        // (signed length, quote signature, attestation key, QE report, QE report signature, QE auth data, PEM) per dcap.md §1.5.
+        // (signed length, quote signature, attestation key, QE report, QE report signature, QE auth data, PEM) per docs/verification.md §1.5.
         var expected = (quote.Header.Version, quote.BodyType) switch
         {
             (3, QuoteBodyType.SgxReport) => (432, 436, 500, 564, 948, 1014, 1052),
@@ -125,7 +125,7 @@ public class QuoteParsingTests
         Assert.Equal(16, pck.CpuSvn.Length);
         Assert.Equal(16, pck.TcbComponentSvns.Length);
 
-        // Every real PCK certificate seen has CPUSVN equal to the 16 component SVNs (dcap.md §2.3).
+        // Every real PCK certificate seen has CPUSVN equal to the 16 component SVNs (docs/verification.md §2.2).
         Assert.Equal(pck.TcbComponentSvns, pck.CpuSvn);
 
         var isPlatform = leaf.Issuer.Contains("Intel SGX PCK Platform CA", StringComparison.Ordinal);

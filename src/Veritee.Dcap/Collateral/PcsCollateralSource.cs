@@ -73,7 +73,7 @@ public sealed class PcsCollateralSourceOptions
 
 /// <summary>
 /// Fetches collateral from an Intel PCS-compatible service (Intel PCS v4/v3, PCCS, Azure THIM) over a caller-supplied
-/// <see cref="HttpClient"/> (dcap.md §5): TCB Info, QE Identity, PCK CRL with their issuer-chain headers, and the root
+/// <see cref="HttpClient"/> (docs/verification.md §4): TCB Info, QE Identity, PCK CRL with their issuer-chain headers, and the root
 /// CA CRL. TCB Info and QE Identity bodies are returned byte for byte (their signatures cover the exact bytes); issuer
 /// chains are percent-decoded with <see cref="Uri.UnescapeDataString(string)"/> (a literal <c>+</c> stays <c>+</c>);
 /// CRLs are normalised to DER from DER, PEM or hex. Every remote failure is a <see cref="CollateralFetchException"/>.

@@ -6,7 +6,7 @@ using Veritee.Sgx;
 namespace Veritee.Dcap.Verification;
 
 /// <summary>
-/// DCAP quote verification with Intel QVL/QvE semantics (see docs: dcap.md §4): the PCK chain to the trust anchor,
+/// DCAP quote verification with Intel QVL/QvE semantics (docs/verification.md §5–§8): the PCK chain to the trust anchor,
 /// CRLs of the right CA, TCB Info and QE Identity signatures over their raw bytes, the QE report and its binding,
 /// the quote signature, and the TCB level rules, first failure wins in Intel's order.
 /// Pure: bytes, collateral, anchor and time in, a <see cref="VerificationResult"/> out; no I/O, no clock.

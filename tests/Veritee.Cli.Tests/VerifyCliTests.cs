@@ -167,16 +167,17 @@ public class VerifyCliTests
         Assert.Contains("; ratio ", output, StringComparison.Ordinal);
     }
 
-    private static void AssertFloor(JsonElement root, string name)
+    /// <summary>The floor fields every bench with a floor prints: named, positive, ratio = rate / floor.</summary>
+    internal static void AssertFloor(JsonElement root, string name, string rateField = "opsPerSecond")
     {
         Assert.Equal(name, root.GetProperty("floor").GetString());
-        var ops = root.GetProperty("opsPerSecond").GetDouble();
+        var ops = root.GetProperty(rateField).GetDouble();
         var floor = root.GetProperty("floorPerSecond").GetDouble();
         var ratio = root.GetProperty("ratio").GetDouble();
         Assert.True(floor > 0, $"floorPerSecond {floor}");
         Assert.True(ratio > 0, $"ratio {ratio}");
 
-        // opsPerSecond and floorPerSecond are rounded to 0.1 and ratio to 1e-4; allow for all three.
+        // The rate and floorPerSecond are rounded to 0.1 and ratio to 1e-4; allow for all three.
         var expected = ops / floor;
         var slack = 1e-4 + (expected * ((0.05 / ops) + (0.05 / floor)));
         Assert.InRange(ratio, expected - slack, expected + slack);

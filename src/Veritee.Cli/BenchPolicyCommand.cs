@@ -13,8 +13,11 @@ internal static class BenchPolicyCommand
         var file = new Argument<FileInfo>("FILE") { Description = "Policy text file." };
         var claims = new Option<FileInfo>("--claims") { Description = "JSON array of {\"type\", \"value\", \"issuer\"?}.", Required = true };
         var seconds = new Option<double>("--seconds") { Description = "Measured duration in seconds (after a warm-up of a quarter of it, at most 1 s).", DefaultValueFactory = _ => 3.0 };
-        var json = new Option<bool>("--json") { Description = "Print {\"mode\",\"threads\",\"operations\",\"seconds\",\"opsPerSecond\"}." };
-        var command = new Command("policy", "Evaluate a compiled policy repeatedly on one thread and report evaluations per second.");
+        var json = new Option<bool>("--json") { Description = "Print {\"mode\",\"threads\",\"operations\",\"seconds\",\"opsPerSecond\",\"floor\":null} (no floorPerSecond or ratio: see above)." };
+        var command = new Command(
+            "policy",
+            "Evaluate a compiled policy repeatedly on one thread and report evaluations per second. "
+            + "No floor is reported (\"floor\": null): evaluation is pure computation with no cryptographic step to be bounded by.");
         command.Arguments.Add(file);
         command.Options.Add(claims);
         command.Options.Add(seconds);
@@ -44,11 +47,12 @@ internal static class BenchPolicyCommand
             var rate = operations / elapsed;
             if (parse.GetValue(json))
             {
-                io.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{{\"mode\":\"policy\",\"threads\":1,\"operations\":{operations},\"seconds\":{elapsed:0.###},\"opsPerSecond\":{rate:0}}}"));
+                io.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{{\"mode\":\"policy\",\"threads\":1,\"operations\":{operations},\"seconds\":{elapsed:0.###},\"opsPerSecond\":{rate:0},\"floor\":null}}"));
             }
             else
             {
                 io.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"policy: {operations:N0} evaluations in {elapsed:0.###} s on 1 thread = {rate:N0} evaluations/s"));
+                io.Out.WriteLine("floor: none (policy evaluation has no cryptographic step)");
                 io.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"result: {(first.Authorized ? "authorized" : first.IsError ? "error" : "denied")}, {first.Issued.Count} issued claim(s), {first.Properties.Count} property claim(s)"));
             }
 

@@ -130,6 +130,20 @@ public sealed class AttestCliTests(CliServiceFixture service) : IClassFixture<Cl
     }
 
     [Fact]
+    public void Bench_attest_reports_the_rs256_floor_and_ratio()
+    {
+        var r = Run("bench", "attest", service.BaseUrl, "--quote", Sample("release"), "--concurrency", "2", "--seconds", "0.3", "--json");
+        Assert.True(r.Exit == 0, r.Out + r.Err);
+        using var doc = JsonDocument.Parse(r.Out);
+        var root = doc.RootElement;
+        Assert.True(root.GetProperty("requests").GetInt64() > 0);
+        Assert.Equal(0, root.GetProperty("errors").GetInt64());
+        Assert.True(root.GetProperty("p99Ms").GetDouble() > 0);
+        Assert.True(root.GetProperty("rs256SignaturesPerSecond").GetDouble() > 0);
+        VerifyCliTests.AssertFloor(root, "rs256-sign", "requestsPerSecond");
+    }
+
+    [Fact]
     public void Details_print_both_values_side_by_side()
     {
         var info = EnclaveInfo.Load(Sample("debug"));

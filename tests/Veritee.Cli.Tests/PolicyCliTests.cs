@@ -171,6 +171,11 @@ public sealed class PolicyCliTests : IDisposable
         Assert.Equal(1, root.GetProperty("threads").GetInt32());
         Assert.True(root.GetProperty("operations").GetInt64() > 0);
         Assert.True(root.GetProperty("opsPerSecond").GetDouble() > 0);
+
+        // Policy evaluation has no cryptographic floor: said explicitly, with no floor rate or ratio to misread.
+        Assert.Equal(JsonValueKind.Null, root.GetProperty("floor").ValueKind);
+        Assert.False(root.TryGetProperty("floorPerSecond", out _));
+        Assert.False(root.TryGetProperty("ratio", out _));
     }
 
     private static string FindPolicies()

@@ -144,5 +144,42 @@ public class VerifyCliTests
         Assert.Equal(1, doc.RootElement.GetProperty("threads").GetInt32());
         Assert.True(doc.RootElement.GetProperty("operations").GetInt64() > 0);
         Assert.True(doc.RootElement.GetProperty("opsPerSecond").GetDouble() > 0);
+        AssertFloor(doc.RootElement, "ecdsa-p256-verify");
+    }
+
+    [Fact]
+    public void Bench_cold_reports_the_import_plus_verify_floor()
+    {
+        var (exit, output, _) = Run("bench", "verify", Path.Combine(Case, "quote.bin"), "--collateral", Case, "--at", "1751624924", "--seconds", "0.2", "--cold", "--json");
+        Assert.Equal(0, exit);
+        using var doc = JsonDocument.Parse(output);
+        Assert.Equal("verify-cold", doc.RootElement.GetProperty("mode").GetString());
+        AssertFloor(doc.RootElement, "ecdsa-p256-import-verify");
+    }
+
+    [Fact]
+    public void Bench_text_names_its_floor_and_ratio()
+    {
+        var (exit, output, _) = Run("bench", "verify", Path.Combine(Case, "quote.bin"), "--collateral", Case, "--at", "1751624924", "--seconds", "0.2");
+        Assert.Equal(0, exit);
+        Assert.Contains("verify-warm: ", output, StringComparison.Ordinal);
+        Assert.Contains("floor ecdsa-p256-verify (", output, StringComparison.Ordinal);
+        Assert.Contains("; ratio ", output, StringComparison.Ordinal);
+    }
+
+    /// <summary>The floor fields every bench with a floor prints: named, positive, ratio = rate / floor.</summary>
+    internal static void AssertFloor(JsonElement root, string name, string rateField = "opsPerSecond")
+    {
+        Assert.Equal(name, root.GetProperty("floor").GetString());
+        var ops = root.GetProperty(rateField).GetDouble();
+        var floor = root.GetProperty("floorPerSecond").GetDouble();
+        var ratio = root.GetProperty("ratio").GetDouble();
+        Assert.True(floor > 0, $"floorPerSecond {floor}");
+        Assert.True(ratio > 0, $"ratio {ratio}");
+
+        // The rate and floorPerSecond are rounded to 0.1 and ratio to 1e-4; allow for all three.
+        var expected = ops / floor;
+        var slack = 1e-4 + (expected * ((0.05 / ops) + (0.05 / floor)));
+        Assert.InRange(ratio, expected - slack, expected + slack);
     }
 }

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.RegularExpressions;
 using Veritee.Dcap.Collateral;
@@ -207,14 +208,20 @@ public sealed partial class CollateralHardeningTests
         await WaitUntil(() => pcs.Aborted >= 1);
     }
 
+    /// <summary>A PCS answering 429 with Retry-After: 3600 while <paramref name="limited"/> holds, genuine collateral after.</summary>
+    private PcsFixture RateLimitedPcs(StrongBox<bool> limited)
+    {
+        var genuine = PcsFixture.CaseHandler(_case.Folder, new CaseServing());
+        return new PcsFixture(request => Volatile.Read(ref limited.Value)
+            ? FixtureResponse.Error(429, "TooManyRequests", "quota exceeded", new KeyValuePair<string, string>("Retry-After", "3600"))
+            : genuine(request));
+    }
+
     [Fact]
     public async Task A_429_with_Retry_After_stops_upstream_traffic_until_it_lapses()
     {
-        var genuine = PcsFixture.CaseHandler(_case.Folder, new CaseServing());
-        var limited = true;
-        await using var pcs = new PcsFixture(request => Volatile.Read(ref limited)
-            ? FixtureResponse.Error(429, "TooManyRequests", "quota exceeded", new KeyValuePair<string, string>("Retry-After", "3600"))
-            : genuine(request));
+        var limited = new StrongBox<bool>(true);
+        await using var pcs = RateLimitedPcs(limited);
         using var http = new HttpClient();
         var clock = new ManualTimeProvider(_case.Time);
         var options = new CachedCollateralSourceOptions();
@@ -238,7 +245,7 @@ public sealed partial class CollateralHardeningTests
         Assert.Equal(upstream, pcs.Requests.Count);
 
         // Honoured up to the cap; then the source is asked once more, and one fetch serves everyone.
-        Volatile.Write(ref limited, false);
+        Volatile.Write(ref limited.Value, false);
         clock.Advance(TimeSpan.FromSeconds(1));
         var served = await Task.WhenAll(Enumerable.Range(0, 100).Select(_ => Task.Run(() => cache.GetAsync(Request))));
         Assert.All(served, s => Assert.Same(served[0].Collateral, s.Collateral));
@@ -248,11 +255,8 @@ public sealed partial class CollateralHardeningTests
     [Fact]
     public async Task A_429_with_Retry_After_pauses_the_source_for_every_platform()
     {
-        var genuine = PcsFixture.CaseHandler(_case.Folder, new CaseServing());
-        var limited = true;
-        await using var pcs = new PcsFixture(request => Volatile.Read(ref limited)
-            ? FixtureResponse.Error(429, "TooManyRequests", "quota exceeded", new KeyValuePair<string, string>("Retry-After", "3600"))
-            : genuine(request));
+        var limited = new StrongBox<bool>(true);
+        await using var pcs = RateLimitedPcs(limited);
         using var http = new HttpClient();
         var clock = new ManualTimeProvider(_case.Time);
         var options = new PcsCollateralSourceOptions
@@ -275,7 +279,7 @@ public sealed partial class CollateralHardeningTests
         Assert.DoesNotContain(pcs.Requests, r => r.Query.Contains(otherPlatform.Fmspc, StringComparison.Ordinal));
 
         // Honoured up to the cap, then the service is asked again.
-        Volatile.Write(ref limited, false);
+        Volatile.Write(ref limited.Value, false);
         clock.Advance(options.MaxRetryAfter);
         var collateral = await source.GetCollateralAsync(otherPlatform);
         Assert.Single(pcs.Requests, r => r.Query.Contains(otherPlatform.Fmspc, StringComparison.Ordinal));

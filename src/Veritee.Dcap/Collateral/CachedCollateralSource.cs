@@ -438,29 +438,8 @@ public sealed class CachedCollateralSource : ICollateralSource
     {
         var message = $"{e.Message} (remembered; the source is asked again after {until:yyyy-MM-ddTHH:mm:ssZ})";
         return e is CollateralExpiredException expired
-            ? new CollateralExpiredException(message, e)
-            {
-                Part = expired.Part,
-                ExpiredAt = expired.ExpiredAt,
-                Url = e.Url,
-                StatusCode = e.StatusCode,
-                ErrorCode = e.ErrorCode,
-                ErrorMessage = e.ErrorMessage,
-                RequestId = e.RequestId,
-                RetryAfter = until - now,
-                IsTransient = true,
-            }
-            : new CollateralFetchException(message, e)
-            {
-                Failure = e.Failure,
-                Url = e.Url,
-                StatusCode = e.StatusCode,
-                ErrorCode = e.ErrorCode,
-                ErrorMessage = e.ErrorMessage,
-                RequestId = e.RequestId,
-                RetryAfter = until - now,
-                IsTransient = true,
-            };
+            ? new CollateralExpiredException(message, expired, until - now)
+            : new CollateralFetchException(message, e, until - now);
     }
 
     /// <summary>A cache entry; <paramref name="fresh"/> bundles (just from the source) are kept at least MinRefreshInterval.</summary>

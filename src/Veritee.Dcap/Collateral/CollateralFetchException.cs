@@ -64,6 +64,23 @@ public class CollateralFetchException : Exception
     {
     }
 
+    /// <summary>
+    /// A remembered failure answered again: the same details as <paramref name="remembered"/> (its cause), a new
+    /// message, and the time until the source is asked again as <see cref="RetryAfter"/>.
+    /// </summary>
+    internal CollateralFetchException(string message, CollateralFetchException remembered, TimeSpan retryAfter)
+        : base(message, remembered)
+    {
+        Failure = remembered.Failure;
+        Url = remembered.Url;
+        StatusCode = remembered.StatusCode;
+        ErrorCode = remembered.ErrorCode;
+        ErrorMessage = remembered.ErrorMessage;
+        RequestId = remembered.RequestId;
+        RetryAfter = retryAfter;
+        IsTransient = true;
+    }
+
     /// <summary>The kind of failure.</summary>
     public CollateralFetchFailure Failure { get; init; }
 
@@ -118,6 +135,14 @@ public sealed class CollateralExpiredException : CollateralFetchException
         : base(message, innerException)
     {
         Failure = CollateralFetchFailure.Expired;
+    }
+
+    /// <summary>A remembered expiry answered again (see the base class's constructor of the same shape).</summary>
+    internal CollateralExpiredException(string message, CollateralExpiredException remembered, TimeSpan retryAfter)
+        : base(message, remembered, retryAfter)
+    {
+        Part = remembered.Part;
+        ExpiredAt = remembered.ExpiredAt;
     }
 
     /// <summary>The part that expired first, e.g. <c>TCB Info nextUpdate</c> or <c>PCK CRL nextUpdate</c>.</summary>

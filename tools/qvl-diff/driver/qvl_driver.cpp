@@ -1,6 +1,6 @@
 // Veritee's differential driver for Intel's QuoteVerificationLibrary (QVL). Our code, not Intel's: it only calls
 // QVL's public C API (SgxEcdsaAttestation/QuoteVerification.h), in the order Intel's QvE does
-// (dcap.md §4.1), with the trusted root taken from each scenario folder instead of Intel's root key.
+// (docs/verification.md §5), with the trusted root taken from each scenario folder instead of Intel's root key.
 //
 // Input: scenario folders on stdin, one per line. Each holds quote.bin, tcb_info.json, qe_identity.json,
 // tcb_info_issuer_chain.pem, qe_identity_issuer_chain.pem, pck_crl_issuer_chain.pem, root_ca_crl.der, pck_crl.der,

@@ -50,7 +50,7 @@ public sealed partial class AttestationEngine
         var (policy, policyText) = SelectPolicy(request, storedPolicy, storedPolicyText, ref policySigner);
         var tcbStatus = RequireAcceptedTcb(result);
         var measured = TdClaims(report, tcbStatus);
-        var incoming = TdIncomingClaims(measured, result.AdvisoryIds, runtimeJson, initTimeJson);
+        var incoming = TdIncomingClaims(report, tcbStatus, result.AdvisoryIds, runtimeJson, initTimeJson);
         var evaluation = Evaluate(policy, incoming, DefaultPolicies.TdxVmType, cancellationToken);
 
         var claims = measured;
@@ -142,12 +142,14 @@ public sealed partial class AttestationEngine
     }
 
     /// <summary>
-    /// What a TdxVm policy sees (issuer AttestationService): every claim of <paramref name="measured"/> (strings, the
+    /// What a TdxVm policy sees (issuer AttestationService): every claim of <see cref="TdClaims"/> (strings, the
     /// attribute booleans, <c>tdx_seamsvn</c> as an integer), <c>x-ms-runtime</c>/<c>x-ms-inittime</c> as JSON text
     /// for <c>JmesPath</c>, and Veritee's <c>veritee-tcb-status</c> and <c>veritee-advisory-ids</c>.
     /// </summary>
-    private static List<PolicyClaim> TdIncomingClaims(JsonObject measured, IReadOnlyList<string> advisories, JsonNode? runtimeJson, JsonNode? initTimeJson)
+    public static List<PolicyClaim> TdIncomingClaims(TdReportBody report, TcbStatus tcbStatus, IReadOnlyList<string> advisories, JsonNode? runtimeJson = null, JsonNode? initTimeJson = null)
     {
+        ArgumentNullException.ThrowIfNull(advisories);
+        var measured = TdClaims(report, tcbStatus);
         var incoming = new List<PolicyClaim>(measured.Count + 4);
         foreach (var (name, value) in measured)
         {

@@ -91,7 +91,7 @@ public sealed partial class AttestationEngine
     /// initTimeData binds to MRCONFIGID (set by the host at TD creation): SHA-256 zero-padded to 48 bytes, or SHA-384.
     /// MAA does not document the TD field; this is Veritee's rule (the binding Trustee uses).
     /// </summary>
-    private static bool InitTimeDataMatches(byte[] data, ReadOnlySpan<byte> mrConfigId)
+    internal static bool InitTimeDataMatches(byte[] data, ReadOnlySpan<byte> mrConfigId)
     {
         Span<byte> padded = stackalloc byte[48];
         padded.Clear();

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Net;
+using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -313,8 +314,7 @@ public sealed class TdxVmTests
                 Assert.Contains(type == "OpenEnclave" ? "Open Enclave" : "must be an SGX enclave quote", Message(error2), StringComparison.Ordinal);
             }
 
-            // The SGX routes still work, now also at 2025-06-01 (this node is pinned at the TD case's time, so only
-            // the route check is reached for SGX evidence; the SGX quote succeeds on the default fixture elsewhere).
+            // TdxVm did not exist before 2025-06-01: 404 there, 400 for unknown or missing versions.
             foreach (var old in new[] { "2020-10-01", "2022-08-01" })
             {
                 var (missing, notFound) = await Attest(node, td, apiVersion: old);
@@ -530,6 +530,23 @@ public sealed class TdxVmTests
         Assert.False(debug.Authorized);
         var outOfDate = policy.Evaluate(AttestationEngine.TdIncomingClaims(new TdReportBody(quote.AsSpan(48, TdReportBody.Size10).ToArray()), TcbStatus.OutOfDate, ["INTEL-SA-00960"]), limits, default);
         Assert.False(outOfDate.Authorized);
+    }
+
+    [Fact]
+    public void Init_time_data_binds_to_MRCONFIGID_as_padded_SHA_256_or_SHA_384()
+    {
+        // The service path is exercised end to end only with a TD whose MRCONFIGID can be chosen (the simulated TD);
+        // real vector quotes have it zero. This pins the byte rule itself.
+        var data = Encoding.UTF8.GetBytes("{\"workload\":\"demo\"}");
+        var padded = new byte[48];
+        SHA256.HashData(data).CopyTo(padded, 0);
+        Assert.True(AttestationEngine.InitTimeDataMatches(data, padded));
+        Assert.True(AttestationEngine.InitTimeDataMatches(data, SHA384.HashData(data)));
+        var trailing = (byte[])padded.Clone();
+        trailing[47] = 1;
+        Assert.False(AttestationEngine.InitTimeDataMatches(data, trailing));
+        Assert.False(AttestationEngine.InitTimeDataMatches(data, new byte[48]));
+        Assert.False(AttestationEngine.InitTimeDataMatches([.. data, 0], padded));
     }
 
     /// <summary>The example policy of docs/policy.md (TdxVm).</summary>

@@ -4,13 +4,19 @@ using Veritee.Service;
 
 namespace Veritee.Cli;
 
-/// <summary><c>serve</c> options for policy evaluation: the evaluation budget and whether draft policies are accepted.</summary>
+/// <summary><c>serve</c> options for policy evaluation: the evaluation budget, whether draft policies are accepted, and the TDX extension claims.</summary>
 internal sealed class ServePolicyOptions
 {
     private readonly Option<string> _draftPolicy = new("--draft-policy")
     {
         Description = "on (default, as MAA): attestation requests may carry draftPolicyForAttestation (unsigned token); off: such requests get 400.",
         DefaultValueFactory = _ => "on",
+    };
+
+    private readonly Option<string> _tdxExtensionClaims = new("--tdx-extension-claims")
+    {
+        Description = "off (default): TdxVm tokens carry MAA's TDX claim set only; on: also tdx_tee_tcb_svn2 and tdx_mrservicetd (TD 1.5), attester_advisory_ids and attester_tcb_date.",
+        DefaultValueFactory = _ => "off",
     };
 
     private readonly Option<int> _maxClaims = Limit("--policy-max-claims", "Claims in a policy evaluation's working set (incoming plus added).", PolicyEvaluationLimits.Default.MaxClaims);
@@ -23,7 +29,7 @@ internal sealed class ServePolicyOptions
     /// <summary>Adds the options to <paramref name="command"/>.</summary>
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { _draftPolicy, _maxClaims, _maxClaimBytes, _maxIssued, _maxString, _maxSet, _maxSteps })
+        foreach (var option in new Option[] { _draftPolicy, _tdxExtensionClaims, _maxClaims, _maxClaimBytes, _maxIssued, _maxString, _maxSet, _maxSteps })
         {
             command.Options.Add(option);
         }
@@ -32,12 +38,8 @@ internal sealed class ServePolicyOptions
     /// <summary><paramref name="options"/> with the parsed policy settings; a CliException for a bad value.</summary>
     public ServiceOptions Apply(ParseResult parse, ServiceOptions options) => options with
     {
-        AllowDraftPolicy = parse.GetValue(_draftPolicy)!.ToUpperInvariant() switch
-        {
-            "ON" => true,
-            "OFF" => false,
-            var other => throw new CliException($"--draft-policy must be on or off, not '{other.ToLowerInvariant()}'"),
-        },
+        AllowDraftPolicy = OnOff(parse.GetValue(_draftPolicy)!, "--draft-policy"),
+        TdxExtensionClaims = OnOff(parse.GetValue(_tdxExtensionClaims)!, "--tdx-extension-claims"),
         PolicyLimits = new PolicyEvaluationLimits
         {
             MaxClaims = Positive(parse.GetValue(_maxClaims), "--policy-max-claims"),
@@ -47,6 +49,13 @@ internal sealed class ServePolicyOptions
             MaxSetElements = Positive(parse.GetValue(_maxSet), "--policy-max-set-elements"),
             MaxSteps = Positive(parse.GetValue(_maxSteps), "--policy-max-steps"),
         },
+    };
+
+    private static bool OnOff(string value, string option) => value.ToUpperInvariant() switch
+    {
+        "ON" => true,
+        "OFF" => false,
+        var other => throw new CliException($"{option} must be on or off, not '{other.ToLowerInvariant()}'"),
     };
 
     private static Option<T> Limit<T>(string name, string description, T value) =>

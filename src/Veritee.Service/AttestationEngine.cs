@@ -13,12 +13,12 @@ using Veritee.Sgx;
 
 namespace Veritee.Service;
 
-/// <summary>The decoded body of <c>POST /attest/SgxEnclave|OpenEnclave</c>.</summary>
+/// <summary>The decoded body of <c>POST /attest/SgxEnclave|OpenEnclave|TdxVm</c>.</summary>
 public sealed record AttestRequest(byte[] Evidence, byte[]? RuntimeData, bool RuntimeDataIsJson, string? DraftPolicy, string? Nonce)
 {
     /// <summary>
-    /// <c>initTimeData</c>: data fixed when the enclave was created; its SHA-256 must equal the first 32 bytes of the
-    /// report's CONFIGID (KSS platforms).
+    /// <c>initTimeData</c>: data fixed when the enclave or TD was created; SGX: its SHA-256 must equal the first 32 bytes
+    /// of the report's CONFIGID (KSS platforms); TDX: MRCONFIGID must be its SHA-256 zero-padded to 48 bytes, or its SHA-384.
     /// </summary>
     public byte[]? InitTimeData { get; init; }
 
@@ -131,6 +131,7 @@ public sealed partial class AttestationEngine
     private readonly ServiceTelemetry? _telemetry;
     private readonly PolicyEvaluationLimits _policyLimits;
     private readonly bool _allowDraftPolicy;
+    private readonly bool _tdxExtensionClaims;
     private long _lastFetchSuccessTicks;
     private long _lastRefreshFailureTicks;
     private long _lastFailClosedTicks;
@@ -153,6 +154,7 @@ public sealed partial class AttestationEngine
         options.PolicyLimits.Validate();
         _policyLimits = options.PolicyLimits;
         _allowDraftPolicy = options.AllowDraftPolicy;
+        _tdxExtensionClaims = options.TdxExtensionClaims;
         Logger = logger;
         if (options.CollateralServiceUrl is { } pcs)
         {
@@ -200,9 +202,9 @@ public sealed partial class AttestationEngine
 
         var (result, collateral, simulated) = await VerifyAsync(request.Evidence, attestationType, now, cancellationToken).ConfigureAwait(false);
         var quote = result.Quote!;
-        if (quote.BodyType != QuoteBodyType.SgxReport)
+        if (attestationType == DefaultPolicies.TdxVmType)
         {
-            throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, $"{attestationType} evidence must be an SGX enclave quote, not a TD report");
+            return AttestTd(request, quote.TdReport, result, storedPolicy, storedPolicyText, policySigner, simulated, cancellationToken);
         }
 
         var report = quote.SgxReport;
@@ -218,48 +220,9 @@ public sealed partial class AttestationEngine
 
         var runtimeJson = request.RuntimeData is { } data && request.RuntimeDataIsJson ? ParseJsonData(data, "runtimeData") : null;
         var initTimeJson = request.InitTimeData is { } init && request.InitTimeDataIsJson ? ParseJsonData(init, "initTimeData") : null;
-
-        // Policy: the draft (unsigned token) or the stored/default one.
-        var policyText = storedPolicyText;
-        var policy = storedPolicy;
-        if (request.DraftPolicy is { } draft)
-        {
-            policyText = draft;
-            policy = PolicyCompiler.Compile(draft);
-            policySigner = null;
-        }
-
-        var tcbStatus = result.TcbStatus!.Value;
-        if (_acceptedTcb is not null && !_acceptedTcb.Contains(tcbStatus))
-        {
-            throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter,
-                $"the platform's TCB status {tcbStatus.ToWireString()} is not accepted by this instance (advisories: {string.Join(", ", result.AdvisoryIds)})");
-        }
-
-        var incoming = IncomingClaims(report, tcbStatus, result.AdvisoryIds);
-        PolicyEvaluationResult evaluation;
-        using (ServiceTelemetry.Activities.StartActivity("veritee.policy"))
-        {
-            try
-            {
-                evaluation = policy.Evaluate(incoming, _policyLimits, cancellationToken);
-            }
-            catch (PolicyLimitExceededException e)
-            {
-                throw MaaException.BadRequest(MaaErrorCodes.PolicyEvaluationError, "Policy evaluation failed: " + e.Message);
-            }
-        }
-
-        if (evaluation.IsError)
-        {
-            throw MaaException.BadRequest(MaaErrorCodes.PolicyEvaluationError, "Policy evaluation failed: " + evaluation.Reason);
-        }
-
-        if (!evaluation.Authorized)
-        {
-            _telemetry?.PolicyDenial(attestationType);
-            throw MaaException.BadRequest(MaaErrorCodes.PolicyEvaluationError, evaluation.Reason);
-        }
+        var (policy, policyText) = SelectPolicy(request, storedPolicy, storedPolicyText, ref policySigner);
+        var tcbStatus = RequireAcceptedTcb(result);
+        var evaluation = Evaluate(policy, IncomingClaims(report, tcbStatus, result.AdvisoryIds), attestationType, cancellationToken);
 
         var claims = new JsonObject
         {
@@ -298,6 +261,68 @@ public sealed partial class AttestationEngine
             claims["x-ms-inittime"] = initTimeJson;
         }
 
+        AddCommonClaims(claims, request, policySigner, simulated, evaluation);
+        return (claims, request.DraftPolicy is not null);
+    }
+
+    /// <summary>The draft policy (unsigned token, no signer) when the request carries one, else the stored/default one.</summary>
+    private static (CompiledPolicy Policy, string Text) SelectPolicy(AttestRequest request, CompiledPolicy storedPolicy, string storedPolicyText, ref JsonObject? policySigner)
+    {
+        if (request.DraftPolicy is { } draft)
+        {
+            policySigner = null;
+            return (PolicyCompiler.Compile(draft), draft);
+        }
+
+        return (storedPolicy, storedPolicyText);
+    }
+
+    /// <summary>The verified TCB status, refused when the instance does not accept it (<c>serve --accept-tcb</c>).</summary>
+    private TcbStatus RequireAcceptedTcb(VerificationResult result)
+    {
+        var tcbStatus = result.TcbStatus!.Value;
+        if (_acceptedTcb is not null && !_acceptedTcb.Contains(tcbStatus))
+        {
+            throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter,
+                $"the platform's TCB status {tcbStatus.ToWireString()} is not accepted by this instance (advisories: {string.Join(", ", result.AdvisoryIds)})");
+        }
+
+        return tcbStatus;
+    }
+
+    /// <summary>Evaluates the policy within the instance's budget; a deny or an error is 400 PolicyEvaluationError.</summary>
+    private PolicyEvaluationResult Evaluate(CompiledPolicy policy, List<PolicyClaim> incoming, string attestationType, CancellationToken cancellationToken)
+    {
+        PolicyEvaluationResult evaluation;
+        using (ServiceTelemetry.Activities.StartActivity("veritee.policy"))
+        {
+            try
+            {
+                evaluation = policy.Evaluate(incoming, _policyLimits, cancellationToken);
+            }
+            catch (PolicyLimitExceededException e)
+            {
+                throw MaaException.BadRequest(MaaErrorCodes.PolicyEvaluationError, "Policy evaluation failed: " + e.Message);
+            }
+        }
+
+        if (evaluation.IsError)
+        {
+            throw MaaException.BadRequest(MaaErrorCodes.PolicyEvaluationError, "Policy evaluation failed: " + evaluation.Reason);
+        }
+
+        if (!evaluation.Authorized)
+        {
+            _telemetry?.PolicyDenial(attestationType);
+            throw MaaException.BadRequest(MaaErrorCodes.PolicyEvaluationError, evaluation.Reason);
+        }
+
+        return evaluation;
+    }
+
+    /// <summary>nonce, policy signer, simulation flag and the policy's issued claims (top level unless reserved, and in <c>x-ms-policy</c>).</summary>
+    private static void AddCommonClaims(JsonObject claims, AttestRequest request, JsonObject? policySigner, bool simulated, PolicyEvaluationResult evaluation, bool omitEmptyPolicyClaims = false)
+    {
         if (request.Nonce is { } nonce)
         {
             claims["nonce"] = nonce;
@@ -324,8 +349,10 @@ public sealed partial class AttestationEngine
             }
         }
 
-        claims["x-ms-policy"] = issued;
-        return (claims, request.DraftPolicy is not null);
+        if (issued.Count > 0 || !omitEmptyPolicyClaims)
+        {
+            claims["x-ms-policy"] = issued;
+        }
     }
 
     private static JsonNode? ParseJsonData(byte[] data, string name)
@@ -375,9 +402,11 @@ public sealed partial class AttestationEngine
             throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, "the quote is malformed: " + e.Message);
         }
 
+        // The route names the TEE; evidence of the other kind is refused before any collateral or signature work.
+        RequireTee(quote, attestationType);
         var (fmspc, chain) = PlatformFmspc(quote);
         var attempts = new List<string>();
-        var intel = _collateral?.Find(fmspc);
+        var intel = _collateral?.Find(fmspc, quote.TeeType);
         if (intel is null && _pcs is not null && chain.Any(c => c.IsSelfIssued && c.PublicKey.SameAs(TrustAnchor.IntelSgxRootCa.Point)))
         {
             intel = await FetchAsync(evidence, chain, cancellationToken).ConfigureAwait(false);
@@ -405,7 +434,7 @@ public sealed partial class AttestationEngine
             attempts.Add($"simulated platform: {result.Status.Name()} ({result.Detail})");
         }
 
-        if (_simulation?.Find(fmspc) is { } simulatedCollateral)
+        if (_simulation?.Find(fmspc, quote.TeeType) is { } simulatedCollateral)
         {
             var result = Verify(evidence, simulatedCollateral, _simulationAnchor!, now);
             if (result.IsVerified)

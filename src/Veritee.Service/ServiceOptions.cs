@@ -251,4 +251,11 @@ public sealed record ServiceOptions
     /// requests 400 <c>InvalidParameter</c>.
     /// </summary>
     public bool AllowDraftPolicy { get; init; } = true;
+
+    /// <summary>
+    /// Whether <c>TdxVm</c> tokens also carry claims outside MAA's published TDX profile: <c>tdx_tee_tcb_svn2</c> and
+    /// <c>tdx_mrservicetd</c> (TD 1.5 quotes), <c>attester_advisory_ids</c> and <c>attester_tcb_date</c> (Intel Trust
+    /// Authority's names). Default false: exactly MAA's claim set.
+    /// </summary>
+    public bool TdxExtensionClaims { get; init; }
 }

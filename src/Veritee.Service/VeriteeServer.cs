@@ -17,8 +17,15 @@ namespace Veritee.Service;
 /// <summary>Builds and runs the MAA-compatible HTTP service.</summary>
 public static partial class VeriteeServer
 {
-    /// <summary>api-versions accepted on every versioned route.</summary>
-    public static readonly IReadOnlySet<string> ApiVersions = new HashSet<string>(StringComparer.Ordinal) { "2020-10-01", "2022-08-01" };
+    /// <summary>api-versions accepted on every versioned route (except <c>/attest/TdxVm</c> and <c>/tcbbaselines</c>).</summary>
+    public static readonly IReadOnlySet<string> ApiVersions = new HashSet<string>(StringComparer.Ordinal) { "2020-10-01", "2022-08-01", "2025-06-01" };
+
+    /// <summary>
+    /// api-versions of <c>/attest/TdxVm</c> and <c>/tcbbaselines</c>: 2025-06-01, 2026-03-11-preview, and
+    /// 2023-04-01-preview (not in Microsoft's specs, but what Microsoft's CVM attestation tools send). Older versions
+    /// did not have these routes and get 404, as MAA is reported to answer.
+    /// </summary>
+    public static readonly IReadOnlySet<string> TdxApiVersions = new HashSet<string>(StringComparer.Ordinal) { "2023-04-01-preview", "2025-06-01", "2026-03-11-preview" };
 
     /// <summary>The file in the data folder holding the generated key-encryption key when none is configured.</summary>
     public const string KeyEncryptionKeyFileName = "key-encryption-key";
@@ -378,6 +385,9 @@ public static partial class VeriteeServer
 
         context.Response.Clear();
         context.Response.Headers["x-ms-request-id"] = context.TraceIdentifier;
+
+        // Declared by the 2025-06-01 spec (Azure.Core ErrorResponse); sent on every api-version.
+        context.Response.Headers["x-ms-error-code"] = code;
         if (retryAfterSeconds is { } seconds)
         {
             context.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
@@ -400,6 +410,7 @@ public static partial class VeriteeServer
         app.MapGet("/certs", (HttpContext c, InstanceSigningKey key) => WriteJson(c, new JsonObject { ["keys"] = new JsonArray(key.Jwk()) }));
         app.MapGet("/.well-known/openid-configuration", (HttpContext c, TokenWriter t) => WriteJson(c, OpenIdConfiguration(t.Issuer)));
         app.MapPost("/attest/{type}", Attest).WithMetadata(attestLimit);
+        app.MapGet("/tcbbaselines/{type}", GetTcbBaselines);
         app.MapGet("/policies/{type}", GetPolicy);
         app.MapPut("/policies/{type}", SetPolicy).WithMetadata(managementLimit);
         app.MapPost("/policies/{type}", ResetPolicy).WithMetadata(managementLimit);
@@ -435,8 +446,41 @@ public static partial class VeriteeServer
         }
     }
 
+    /// <summary>api-version check of a route that exists only from 2025-06-01 on: older known versions get 404.</summary>
+    private static void RequireTdxApiVersion(HttpContext context)
+    {
+        var version = context.Request.Query["api-version"].ToString();
+        if (version.Length == 0)
+        {
+            throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, "The api-version query parameter (?api-version=) is required for all requests");
+        }
+
+        if (TdxApiVersions.Contains(version))
+        {
+            return;
+        }
+
+        if (ApiVersions.Contains(version))
+        {
+            throw new MaaException(HttpStatusCode.NotFound, MaaErrorCodes.NotFound, $"no operation at {context.Request.Method} {context.Request.Path} in api-version {version}; use {string.Join(", ", TdxApiVersions)}");
+        }
+
+        throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, $"The api-version '{version}' is not supported; supported here: {string.Join(", ", TdxApiVersions)}");
+    }
+
     private static string RequireType(string type) =>
-        DefaultPolicies.CanonicalType(type) ?? throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, $"attestation type '{type}' is not supported (SgxEnclave, OpenEnclave)");
+        DefaultPolicies.CanonicalType(type) ?? throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, $"attestation type '{type}' is not supported (SgxEnclave, OpenEnclave, TdxVm)");
+
+    /// <summary>
+    /// <c>GET /tcbbaselines/{type}</c>: Veritee states no TCB baselines (MAA's list names Azure's SGX platform software
+    /// releases, which a self-hosted instance does not choose; none is published for TDX), so the list is empty.
+    /// </summary>
+    private static Task GetTcbBaselines(HttpContext context, string type)
+    {
+        RequireTdxApiVersion(context);
+        _ = RequireType(type);
+        return WriteJson(context, new JsonObject { ["tcbBaselines"] = new JsonArray() });
+    }
 
     private static async Task<byte[]> ReadBody(HttpContext context)
     {
@@ -452,8 +496,17 @@ public static partial class VeriteeServer
         var outcome = "error";
         try
         {
-            RequireApiVersion(context);
-            canonical = RequireType(type);
+            var known = RequireType(type);
+            if (known == DefaultPolicies.TdxVmType)
+            {
+                RequireTdxApiVersion(context);
+            }
+            else
+            {
+                RequireApiVersion(context);
+            }
+
+            canonical = known;
             var request = AttestRequest.Parse(await ReadBody(context).ConfigureAwait(false), canonical);
             var policy = await policies.GetAsync(canonical, context.RequestAborted).ConfigureAwait(false);
             var now = clock.GetUtcNow();
@@ -573,7 +626,7 @@ public static partial class VeriteeServer
         PolicyCertificateJws request;
         try
         {
-            request = PolicyCertificateJws.Parse(Encoding.UTF8.GetString(await ReadBody(context).ConfigureAwait(false)));
+            request = PolicyCertificateJws.Parse(CertificateRequestJws(await ReadBody(context).ConfigureAwait(false), add));
         }
         catch (TokenFormatException e)
         {
@@ -604,6 +657,34 @@ public static partial class VeriteeServer
             ["x-ms-policycertificates-result"] = add ? "IsPresent" : "IsAbsent",
         };
         await WriteJson(context, new JsonObject { ["token"] = tokens.Issue(claims, clock.GetUtcNow(), TokenWriter.ResultLifetime) }).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The JWS of a <c>certificates:add/remove</c> body: the JWS itself (bare or as a JSON string, 2020-10-01/2022-08-01)
+    /// or the 2025-06-01 object <c>{"policyCertificateToAdd": "&lt;JWS&gt;"}</c> / <c>{"policyCertificateToRemove": …}</c>.
+    /// </summary>
+    private static string CertificateRequestJws(byte[] body, bool add)
+    {
+        var text = Encoding.UTF8.GetString(body);
+        if (!text.TrimStart().StartsWith('{'))
+        {
+            return text;
+        }
+
+        var expected = add ? "policyCertificateToAdd" : "policyCertificateToRemove";
+        JsonObject request;
+        try
+        {
+            request = JsonNode.Parse(text, new JsonNodeOptions { PropertyNameCaseInsensitive = true }) as JsonObject
+                ?? throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, "the request body is not a JSON object");
+            return request[expected] is JsonValue value && value.TryGetValue<string>(out var jws)
+                ? jws
+                : throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, $"the request body has no string \"{expected}\" (the JWS of the certificate to {(add ? "add" : "remove")})");
+        }
+        catch (Exception e) when (e is System.Text.Json.JsonException or ArgumentException or InvalidOperationException)
+        {
+            throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, $"the request body is not valid JSON: {e.Message}");
+        }
     }
 
     private static PolicyJws ParsePolicyJws(string body)
@@ -670,7 +751,7 @@ public sealed class PolicyCache(IServiceStore store)
     public async Task<EffectivePolicy> GetAsync(string type, CancellationToken cancellationToken)
     {
         var stored = await store.GetPolicyAsync(type, cancellationToken).ConfigureAwait(false);
-        var text = stored?.PolicyText ?? DefaultPolicies.Sgx;
+        var text = stored?.PolicyText ?? DefaultPolicies.For(type);
         var compiled = _compiled.GetOrAdd(text, PolicyCompiler.Compile);
         if (_compiled.Count > 1000)
         {

@@ -127,7 +127,7 @@ public sealed class PolicyJws
 
 /// <summary>
 /// The JWS that <c>POST /certificates:add</c> and <c>:remove</c> take: payload <c>{"policyCertificate": JWK}</c>
-/// (preview: <c>maa-policyCertificate</c>; <c>x-ms-policyCertificate</c> is also read) where the JWK's <c>x5c[0]</c>
+/// (preview: <c>maa-policyCertificate</c>; <c>x-ms-policyCertificate</c> and <c>aas-policyCertificate</c> are also read) where the JWK's <c>x5c[0]</c>
 /// is the certificate to add or remove, signed by a certificate already in the instance's set.
 /// </summary>
 public sealed class PolicyCertificateJws
@@ -139,6 +139,9 @@ public sealed class PolicyCertificateJws
     public const string PreviewClaim = "maa-policyCertificate";
 
     private const string LegacyClaim = "x-ms-policyCertificate";
+
+    // The 2025-06-01 spec's example payload still uses this older name.
+    private const string AasClaim = "aas-policyCertificate";
 
     private PolicyCertificateJws(CompactJws jws, string algorithm, IReadOnlyList<X509Certificate2> chain, string claimName, X509Certificate2 certificate)
     {
@@ -161,7 +164,7 @@ public sealed class PolicyCertificateJws
     /// <summary>The signer certificate, or null when unsigned.</summary>
     public X509Certificate2? SignerCertificate => SignerChain.Count > 0 ? SignerChain[0] : null;
 
-    /// <summary>The claim the certificate came from (<c>policyCertificate</c>, <c>maa-policyCertificate</c> or <c>x-ms-policyCertificate</c>).</summary>
+    /// <summary>The claim the certificate came from (<c>policyCertificate</c>, <c>maa-policyCertificate</c>, <c>x-ms-policyCertificate</c> or <c>aas-policyCertificate</c>).</summary>
     public string ClaimName { get; }
 
     /// <summary>The certificate to add or remove.</summary>
@@ -180,7 +183,7 @@ public sealed class PolicyCertificateJws
         var jws = CompactJws.Parse(text);
         var (alg, chain) = JwsSignature.ReadHeader(jws);
         var payload = jws.PayloadJson();
-        var names = new[] { GaClaim, PreviewClaim, LegacyClaim }.Where(n => payload.TryGetProperty(n, out _)).ToArray();
+        var names = new[] { GaClaim, PreviewClaim, LegacyClaim, AasClaim }.Where(n => payload.TryGetProperty(n, out _)).ToArray();
         if (names.Length != 1)
         {
             throw new TokenFormatException(names.Length == 0

@@ -73,6 +73,17 @@ public class AttestTests(ServiceFixture service) : IClassFixture<ServiceFixture>
     }
 
     [Fact]
+    public async Task SgxEnclave_and_OpenEnclave_are_served_at_api_version_2025_06_01()
+    {
+        var (status, response) = await service.Send(HttpMethod.Post, "/attest/SgxEnclave?api-version=2025-06-01", SgxBody());
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal("sgx", Jwt.Claims(response["token"]!.GetValue<string>())["x-ms-attestation-type"]!.GetValue<string>());
+        var report = File.ReadAllBytes(ServiceFixture.Evidence("oe-report.debug.bin"));
+        var (oe, _) = await service.Send(HttpMethod.Post, "/attest/OpenEnclave?api-version=2025-06-01", "{\"report\":\"" + B64Url(report) + "\"}");
+        Assert.Equal(HttpStatusCode.OK, oe);
+    }
+
+    [Fact]
     public async Task Json_runtime_data_becomes_x_ms_runtime()
     {
         var (status, response) = await service.Send(HttpMethod.Post, "/attest/SgxEnclave?api-version=2020-10-01", SgxBody(dataType: "JSON"));

@@ -14,7 +14,7 @@ public class AzureClientCompatTests(TlsServiceFixture service) : IClassFixture<T
     [
         "openid", "signers", "attestSgxEnclave", "attestOpenEnclave", "attestSgxEnclave runTimeJson", "attestSgxEnclave draft policy",
         "getPolicy default", "setPolicy", "getPolicy after set", "attest under the new policy", "resetPolicy",
-        "getPolicyManagementCertificates", "attest tampered quote is refused",
+        "TdxVm policy set, get and reset", "getPolicyManagementCertificates", "attest tampered quote is refused",
     ];
 
     private static readonly Lazy<string> Folder = new(() => ProcessRunner.CompatSuite("azure-attestation", Path.Combine("@azure", "attestation")));

@@ -105,6 +105,54 @@ public class IsolatedModeTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_2025_06_01_certificate_bodies_and_the_aas_claim_name_are_accepted()
+    {
+        // {"policyCertificateToAdd": "<JWS>"} whose payload names the certificate aas-policyCertificate, as the spec's example.
+        using var second = IsolatedServiceFixture.NewSigner("CN=Veritee test signer 2");
+        var jwk = System.Text.Json.Nodes.JsonNode.Parse(PolicyCertificateJws.SignerJwk(second.Certificate));
+        var payload = new System.Text.Json.Nodes.JsonObject { ["aas-policyCertificate"] = jwk }.ToJsonString();
+        var aas = _service.FirstSigner.Sign(System.Text.Encoding.UTF8.GetBytes(payload));
+        var (added, body) = await _service.Send(HttpMethod.Post, "/certificates:add?api-version=2025-06-01", "{\"policyCertificateToAdd\":\"" + aas + "\"}", admin: true);
+        Assert.True(added == HttpStatusCode.OK, body.ToJsonString());
+        Assert.Equal("IsPresent", Jwt.Claims(body["token"]!.GetValue<string>())["x-ms-policycertificates-result"]!.GetValue<string>());
+
+        // The other operation's property is not taken for this one.
+        var remove = PolicyCertificateJws.Create(second.Certificate, _service.FirstSigner);
+        var (wrong, error) = await _service.Send(HttpMethod.Post, "/certificates:remove?api-version=2025-06-01", "{\"policyCertificateToAdd\":\"" + remove + "\"}", admin: true);
+        Assert.Equal(HttpStatusCode.BadRequest, wrong);
+        Assert.Contains("policyCertificateToRemove", error["error"]!["message"]!.GetValue<string>(), StringComparison.Ordinal);
+
+        var (removed, result) = await _service.Send(HttpMethod.Post, "/certificates:remove?api-version=2025-06-01", "{\"policyCertificateToRemove\":\"" + remove + "\"}", admin: true);
+        Assert.Equal(HttpStatusCode.OK, removed);
+        Assert.Equal("IsAbsent", Jwt.Claims(result["token"]!.GetValue<string>())["x-ms-policycertificates-result"]!.GetValue<string>());
+        var (_, list) = await _service.Send(HttpMethod.Get, "/certificates?api-version=2025-06-01", admin: true);
+        Assert.Single(Jwt.Claims(list["token"]!.GetValue<string>())["x-ms-policy-certificates"]!["keys"]!.AsArray());
+    }
+
+    [Fact]
+    public async Task A_TdxVm_policy_is_set_and_reset_only_with_a_registered_signature()
+    {
+        const string tdx = "version= 1.0;authorizationrules{=> permit();};issuancerules{c:[type==\"tdx_mrtd\"] => issue(type=\"mrtd\", value=c.value);};";
+        var (unsigned, _) = await _service.Send(HttpMethod.Put, "/policies/TdxVm?api-version=2025-06-01", Veritee.Tokens.PolicyJws.CreateUnsigned(tdx), "text/plain", admin: true);
+        Assert.Equal(HttpStatusCode.BadRequest, unsigned);
+        var (set, _) = await _service.Send(HttpMethod.Put, "/policies/TdxVm?api-version=2025-06-01", Veritee.Tokens.PolicyJws.CreateSigned(tdx, _service.FirstSigner), "text/plain", admin: true);
+        Assert.Equal(HttpStatusCode.OK, set);
+        var (_, got) = await _service.Send(HttpMethod.Get, "/policies/TdxVm?api-version=2025-06-01", admin: true);
+        var jws = Jwt.Claims(got["token"]!.GetValue<string>())["x-ms-policy"]!.GetValue<string>();
+        Assert.Equal(jws, Veritee.Tokens.PolicyJws.CreateSigned(tdx, _service.FirstSigner));
+
+        // The SGX policy is untouched; a reset of TdxVm needs the signature too.
+        var (_, sgx) = await _service.Send(HttpMethod.Get, "/policies/SgxEnclave?api-version=2025-06-01", admin: true);
+        Assert.StartsWith("eyJhbGciOiJub25lIn0.", Jwt.Claims(sgx["token"]!.GetValue<string>())["x-ms-policy"]!.GetValue<string>(), StringComparison.Ordinal);
+        var (unsignedReset, _) = await _service.Send(HttpMethod.Post, "/policies/TdxVm:reset?api-version=2025-06-01", "eyJhbGciOiJub25lIn0..", "text/plain", admin: true);
+        Assert.Equal(HttpStatusCode.BadRequest, unsignedReset);
+        var (reset, _) = await _service.Send(HttpMethod.Post, "/policies/TdxVm:reset?api-version=2025-06-01", Veritee.Tokens.PolicyJws.CreateSigned(null, _service.FirstSigner), "text/plain", admin: true);
+        Assert.Equal(HttpStatusCode.OK, reset);
+        var (_, after) = await _service.Send(HttpMethod.Get, "/policies/TdxVm?api-version=2025-06-01", admin: true);
+        Assert.StartsWith("eyJhbGciOiJub25lIn0.", Jwt.Claims(after["token"]!.GetValue<string>())["x-ms-policy"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_registered_signers_token_without_the_admin_bearer_is_401()
     {
         var signed = Veritee.Tokens.PolicyJws.CreateSigned(Policy, _service.FirstSigner);

@@ -21,6 +21,9 @@ public sealed class FakePcs : IAsyncDisposable
 
     public int Requests;
 
+    /// <summary>Every path asked for, in order.</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<string> Paths { get; } = new();
+
     public bool Down { get; set; }
 
     public static async Task<FakePcs> StartAsync(string caseFolder)
@@ -35,6 +38,7 @@ public sealed class FakePcs : IAsyncDisposable
         async Task Serve(HttpContext c, string body, string? headerName, string? headerFile, string type)
         {
             Interlocked.Increment(ref self!.Requests);
+            self.Paths.Enqueue(c.Request.Path.Value!);
             if (self.Down)
             {
                 c.Response.StatusCode = 503;
@@ -52,6 +56,9 @@ public sealed class FakePcs : IAsyncDisposable
 
         app.MapGet("/sgx/certification/v4/tcb", c => Serve(c, "tcb_info.json", "TCB-Info-Issuer-Chain", "tcb_info_issuer_chain.pem", "application/json"));
         app.MapGet("/sgx/certification/v4/qe/identity", c => Serve(c, "qe_identity.json", "SGX-Enclave-Identity-Issuer-Chain", "qe_identity_issuer_chain.pem", "application/json"));
+        // TDX TCB Info and TD_QE identity live under /tdx/ (PCK CRLs and the root CRL stay where they are).
+        app.MapGet("/tdx/certification/v4/tcb", c => Serve(c, "tcb_info.json", "TCB-Info-Issuer-Chain", "tcb_info_issuer_chain.pem", "application/json"));
+        app.MapGet("/tdx/certification/v4/qe/identity", c => Serve(c, "qe_identity.json", "SGX-Enclave-Identity-Issuer-Chain", "qe_identity_issuer_chain.pem", "application/json"));
         app.MapGet("/sgx/certification/v4/pckcrl", c => Serve(c, "pck_crl.der", "SGX-PCK-CRL-Issuer-Chain", "pck_crl_issuer_chain.pem", "application/pkix-crl"));
         app.MapGet("/rootcrl.der", c => Serve(c, "root_ca_crl.der", null, null, "application/pkix-crl"));
         await app.StartAsync();

@@ -89,6 +89,18 @@ await step('resetPolicy', async () => {
   const r = (await admin.resetPolicy(KnownAttestationType.SgxEnclave)).body;
   expect(r.policyResolution === 'Removed', 'policyResolution Removed, got ' + r.policyResolution);
 });
+// The 1.0.0 client has no attestTdxVm, but its policy calls take the type as a string: TdxVm policies round-trip.
+const tdxPolicy = 'version= 1.2;authorizationrules{[type=="tdx_td_attributes_debug", value==false] => permit();};issuancerules{c:[type=="tdx_mrtd"] => issue(type="mrtd", value=c.value);};';
+await step('TdxVm policy set, get and reset', async () => {
+  const d = (await admin.getPolicy('TdxVm')).body;
+  expect(d.includes('authorizationrules') && !d.includes('x-ms-sgx'), 'TdxVm default policy, got ' + d);
+  const r = (await admin.setPolicy('TdxVm', tdxPolicy)).body;
+  expect(r.policyResolution === 'Updated', 'policyResolution Updated, got ' + r.policyResolution);
+  expect((await admin.getPolicy('TdxVm')).body === tdxPolicy, 'TdxVm policy round trip');
+  expect((await admin.getPolicy(KnownAttestationType.SgxEnclave)).body !== tdxPolicy, 'SgxEnclave policy untouched');
+  const x = (await admin.resetPolicy('TdxVm')).body;
+  expect(x.policyResolution === 'Removed', 'policyResolution Removed, got ' + x.policyResolution);
+});
 await step('getPolicyManagementCertificates', async () => {
   const r = (await admin.getPolicyManagementCertificates()).body;
   expect(Array.isArray(r) && r.length === 0, 'no certificates on an AAD instance');

@@ -141,13 +141,13 @@ public sealed record EnclaveInfo
             return new EnclaveInfo
             {
                 Type = (int)Integer(root, "Type", int.MaxValue, source),
-                MrEnclaveHex = HexText(root, "MrEnclaveHex", [32, 48], source),
-                MrSignerHex = HexText(root, "MrSignerHex", [32, 48], source),
-                ProductIdHex = HexText(root, "ProductIdHex", [16], source),
+                MrEnclaveHex = EvidenceFields.HexText(root, "MrEnclaveHex", [32, 48], source),
+                MrSignerHex = EvidenceFields.HexText(root, "MrSignerHex", [32, 48], source),
+                ProductIdHex = EvidenceFields.HexText(root, "ProductIdHex", [16], source),
                 SecurityVersion = (uint)Integer(root, "SecurityVersion", uint.MaxValue, source),
                 Attributes = Integer(root, "Attributes", ulong.MaxValue, source),
-                QuoteHex = HexText(root, "QuoteHex", null, source, allowEmpty: false),
-                EnclaveHeldDataHex = HexText(root, "EnclaveHeldDataHex", null, source, allowEmpty: true),
+                QuoteHex = EvidenceFields.HexText(root, "QuoteHex", null, source, allowEmpty: false),
+                EnclaveHeldDataHex = EvidenceFields.HexText(root, "EnclaveHeldDataHex", null, source, allowEmpty: true),
             };
         }
     }
@@ -221,42 +221,12 @@ public sealed record EnclaveInfo
         }
     }
 
-    private static JsonElement Field(JsonElement root, string name, string source) =>
-        root.TryGetProperty(name, out var value) ? value : throw new EnclaveInfoFormatException($"{source}: \"{name}\" is missing");
-
     private static ulong Integer(JsonElement root, string name, ulong max, string source)
     {
-        var value = Field(root, name, source);
+        var value = EvidenceFields.Field(root, name, source);
         return value.ValueKind == JsonValueKind.Number && value.TryGetUInt64(out var n) && n <= max
             ? n
             : throw new EnclaveInfoFormatException($"{source}: \"{name}\" must be an integer in 0..{max}");
-    }
-
-    private static string HexText(JsonElement root, string name, int[]? lengths, string source, bool allowEmpty = false)
-    {
-        var value = Field(root, name, source);
-        if (value.ValueKind != JsonValueKind.String)
-        {
-            throw new EnclaveInfoFormatException($"{source}: \"{name}\" must be a hex string");
-        }
-
-        var text = value.GetString()!;
-        if (!Hex.TryDecode(text, out var bytes))
-        {
-            throw new EnclaveInfoFormatException($"{source}: \"{name}\" is not hex of even length");
-        }
-
-        if (lengths is not null && !lengths.Contains(bytes.Length))
-        {
-            throw new EnclaveInfoFormatException($"{source}: \"{name}\" is {bytes.Length} bytes, expected {string.Join(" or ", lengths)}");
-        }
-
-        if (!allowEmpty && bytes.Length == 0)
-        {
-            throw new EnclaveInfoFormatException($"{source}: \"{name}\" is empty");
-        }
-
-        return text;
     }
 }
 

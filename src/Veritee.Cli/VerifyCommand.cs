@@ -88,7 +88,7 @@ internal sealed class VerifyOptions
         return (quote, collateral, anchor, CliTime.Parse(parse.GetValue(At), DateTimeOffset.UtcNow));
     }
 
-    /// <summary>Raw bytes, hex text, or the samples' enclave.info JSON file (its QuoteHex), decided by content.</summary>
+    /// <summary>Raw bytes, hex text, the samples' enclave.info JSON file or a TD evidence file (their QuoteHex), decided by content.</summary>
     private static byte[] ReadQuote(FileInfo file)
     {
         var bytes = File.ReadAllBytes(file.FullName);
@@ -96,7 +96,9 @@ internal sealed class VerifyOptions
         {
             try
             {
-                return Veritee.Enclave.EnclaveInfo.Parse(bytes, file.ToString()).Quote;
+                return Veritee.Enclave.TdInfo.IsTdInfo(bytes)
+                    ? Veritee.Enclave.TdInfo.Parse(bytes, file.ToString()).Quote
+                    : Veritee.Enclave.EnclaveInfo.Parse(bytes, file.ToString()).Quote;
             }
             catch (Exception e) when (e is FormatException or JsonException or ArgumentException)
             {

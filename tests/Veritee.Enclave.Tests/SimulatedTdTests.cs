@@ -340,6 +340,20 @@ public class SimulatedTdTests(PlatformFixture fixture) : IClassFixture<PlatformF
     }
 
     [Fact]
+    public void A_module_update_to_a_new_major_version_names_both_identities()
+    {
+        // TD launched on TDX_01 SVN 5; the loaded module is TDX_03 SVN 2 (TEE_TCB_SVN2).
+        using var upgraded = SimulatedPlatform.Create(Path.Combine(fixture.Root, "major-" + Guid.NewGuid().ToString("N")), fixture.Now,
+            PlatformProfile.CreateDefault() with { TeeTcbSvn2 = [2, 3, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0] });
+        var quote = TdQuote(5, true, platform: upgraded);
+        var relaunch = Verify(quote, Options(relaunch: true), upgraded);
+        AssertStatus(QvlStatus.STATUS_TCB_TD_RELAUNCH_ADVISED, relaunch);
+        Assert.Equal(["TDX_01", "TDX_03"], relaunch.TcbInfo!.TdxModuleIdentities!.Select(i => i.Id));
+        AssertStatus(QvlStatus.STATUS_TCB_OUT_OF_DATE, Verify(quote, Options(module: TcbStatus.OutOfDate), upgraded));
+        AssertStatus(QvlStatus.STATUS_OK, Verify(quote, Options(), upgraded));
+    }
+
+    [Fact]
     public void Tdx_only_options_and_bad_td_arguments_are_refused()
     {
         Assert.Throws<ArgumentException>(() => CollateralAuthority.Issue(Platform, Options(module: TcbStatus.OutOfDate)));

@@ -12,7 +12,7 @@ internal static class VerifyCommand
 {
     public static Command Create(CliIo io)
     {
-        var quote = new Argument<FileInfo>("QUOTE") { Description = "Quote file: raw bytes (optionally with the Open Enclave report header), hex text, or the samples' enclave.info JSON file." };
+        var quote = new Argument<FileInfo>("QUOTE") { Description = "Quote file: raw bytes (optionally with the Open Enclave report header), hex text, the samples' enclave.info JSON file, or a TD evidence file (td.info.json)." };
         var options = new VerifyOptions();
         var json = new Option<bool>("--json") { Description = "Print one JSON object (qvlStatus, verified, tcbStatus, advisoryIds, collateralExpired, …)." };
         var allowExpired = new Option<bool>("--allow-expired-collateral") { Description = "Exit 0 for a verified quote even when its collateral has expired at the verification time (the findings are still reported)." };

@@ -177,6 +177,20 @@ public class TdxGenquoteCliTests(TdxCliFixture fixture) : IClassFixture<TdxCliFi
     }
 
     [Fact]
+    public void Verify_names_the_field_of_a_broken_td_evidence_file()
+    {
+        var broken = Temp("broken") + ".json";
+        var text = File.ReadAllText(Path.Combine(fixture.Quotes, TdInfo.DefaultFileName));
+        var mrtd = TdInfo.Load(Path.Combine(fixture.Quotes, TdInfo.DefaultFileName)).MrTdHex;
+        File.WriteAllText(broken, text.Replace(mrtd, "zz", StringComparison.Ordinal));
+        var (exit, output, error) = Run("verify", broken, "--collateral", Collateral());
+        Assert.Equal(2, exit);
+        Assert.Equal(string.Empty, output);
+        Assert.Single(error.TrimEnd('\n').Split('\n'));
+        Assert.Contains("MrTdHex", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Runtime_data_that_is_not_json_or_too_large_is_refused()
     {
         var notJson = Temp("runtime");

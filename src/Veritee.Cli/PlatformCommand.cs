@@ -6,12 +6,12 @@ using Veritee.Sgx;
 
 namespace Veritee.Cli;
 
-/// <summary><c>veritee platform init|collateral</c>: the simulated SGX platform and its collateral authority.</summary>
+/// <summary><c>veritee platform init|collateral</c>: the simulated SGX/TDX platform and its collateral authority.</summary>
 internal static class PlatformCommand
 {
     public static Command Create(CliIo io)
     {
-        var command = new Command("platform", "Create the simulated SGX platform (its own PKI, quoting enclave and collateral authority) and issue its collateral.");
+        var command = new Command("platform", "Create the simulated SGX/TDX platform (its own PKI, quoting enclaves, TDX module and collateral authority) and issue its collateral.");
         command.Subcommands.Add(CreateInit(io));
         command.Subcommands.Add(CreateCollateral(io));
         return command;
@@ -59,7 +59,7 @@ internal static class PlatformCommand
     {
         var platform = PlatformOption();
         var collateral = new CollateralOptionSet(required: true);
-        var command = new Command("collateral", "Write the simulated platform's collateral in the folder layout 'veritee verify --collateral' reads, with its root as trust_anchor.pem. Creates the platform when the folder holds none. Exit 0 written, 2 error.");
+        var command = new Command("collateral", "Write the simulated platform's collateral (SGX, or TDX with --tdx) in the folder layout 'veritee verify --collateral' reads, with its root as trust_anchor.pem. Creates the platform when the folder holds none. Exit 0 written, 2 error.");
         command.Options.Add(platform);
         collateral.AddTo(command);
         command.SetAction(VeriteeCommand.Guard(parse =>
@@ -84,6 +84,7 @@ internal static class PlatformCommand
         io.Out.WriteLine($"  root key:     {Hex.Lower(platform.TrustAnchor.Point)}");
         io.Out.WriteLine($"  FMSPC:        {Hex.Upper(p.Fmspc)}   PCE-ID {Hex.Upper(p.PceId)}   PCESVN {p.PceSvn}");
         io.Out.WriteLine($"  TCB:          {string.Join(",", p.TcbComponents)}   QE SVN {p.QeSvn}");
+        io.Out.WriteLine($"  TDX module:   TEE_TCB_SVN {Hex.Lower(p.TeeTcbSvn)}   TEE_TCB_SVN2 {Hex.Lower(p.TeeTcbSvn2)}   TD QE SVN {p.TdQeSvn}");
     }
 
     /// <summary>Parses a TCB status name (Intel's spelling, any case).</summary>
@@ -104,7 +105,13 @@ internal static class PlatformCommand
 
         public Option<string> TcbStatusOption { get; } = new("--tcb-status") { Description = "Status of the platform's TCB level: UpToDate, SWHardeningNeeded, ConfigurationNeeded, ConfigurationAndSWHardeningNeeded, OutOfDate, OutOfDateConfigurationNeeded or Revoked.", DefaultValueFactory = _ => "UpToDate" };
 
-        public Option<string> QeTcbStatus { get; } = new("--qe-tcb-status") { Description = "Status of the quoting enclave's level in QE Identity: UpToDate, OutOfDate or Revoked.", DefaultValueFactory = _ => "UpToDate" };
+        public Option<string> QeTcbStatus { get; } = new("--qe-tcb-status") { Description = "Status of the quoting enclave's level in QE Identity (TD_QE Identity with --tdx): UpToDate, OutOfDate or Revoked.", DefaultValueFactory = _ => "UpToDate" };
+
+        public Option<bool> Tdx { get; } = new("--tdx") { Description = "Issue the TDX collateral (TCB Info id TDX with the TDX module and its identities, TD_QE Identity) for TD quotes of the platform, instead of SGX." };
+
+        public Option<string> ModuleStatus { get; } = new("--tdx-module-status") { Description = "With --tdx: status of the TDX module's SVN in its module identity (TDX_01…): UpToDate, OutOfDate or Revoked.", DefaultValueFactory = _ => "UpToDate" };
+
+        public Option<bool> Relaunch { get; } = new("--td-relaunch") { Description = "With --tdx: the module TDs launched on is OutOfDate and the loaded one (TEE_TCB_SVN2) current, so TD 1.5 quotes verify as TDRelaunchAdvised." };
 
         public Option<bool> RevokePck { get; } = new("--revoke-pck") { Description = "List the platform's PCK certificate in the PCK CRL (verification fails with STATUS_SGX_PCK_REVOKED)." };
 
@@ -117,13 +124,16 @@ internal static class PlatformCommand
             command.Options.Add(Out);
             command.Options.Add(TcbStatusOption);
             command.Options.Add(QeTcbStatus);
+            command.Options.Add(Tdx);
+            command.Options.Add(ModuleStatus);
+            command.Options.Add(Relaunch);
             command.Options.Add(RevokePck);
             command.Options.Add(ValidityDays);
             command.Options.Add(At);
         }
 
         public List<string> ExplicitOptions(ParseResult parse) =>
-            new Option[] { TcbStatusOption, QeTcbStatus, RevokePck, ValidityDays, At }
+            new Option[] { TcbStatusOption, QeTcbStatus, Tdx, ModuleStatus, Relaunch, RevokePck, ValidityDays, At }
                 .Where(o => parse.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToList();
 
         public void Write(CliIo io, ParseResult parse, SimulatedPlatform platform)
@@ -134,10 +144,18 @@ internal static class PlatformCommand
                 throw new CliException($"--validity-days: {days} is outside 1..3650");
             }
 
+            var tdx = parse.GetValue(Tdx);
+            if (!tdx && new Option[] { ModuleStatus, Relaunch }.Where(o => parse.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToList() is { Count: > 0 } tdxOnly)
+            {
+                throw new CliException($"{string.Join(", ", tdxOnly)} only apply with --tdx (TDX collateral)");
+            }
+
             var options = new CollateralOptions
             {
                 TcbStatus = ParseStatus(parse.GetValue(TcbStatusOption), "--tcb-status", CollateralAuthority.TcbInfoStatuses),
                 QeTcbStatus = ParseStatus(parse.GetValue(QeTcbStatus), "--qe-tcb-status", QeStatuses),
+                TdxModuleStatus = ParseStatus(parse.GetValue(ModuleStatus), "--tdx-module-status", CollateralAuthority.IdentityStatuses),
+                TdRelaunch = parse.GetValue(Relaunch),
                 RevokePck = parse.GetValue(RevokePck),
                 IssuedAt = CliTime.Parse(parse.GetValue(At), DateTimeOffset.UtcNow),
                 Validity = TimeSpan.FromDays(days),
@@ -146,7 +164,7 @@ internal static class PlatformCommand
             SimulatedCollateral collateral;
             try
             {
-                collateral = CollateralAuthority.Issue(platform, options);
+                collateral = CollateralAuthority.Issue(platform, options, tdx ? TeeType.Tdx : TeeType.Sgx);
             }
             catch (ArgumentException e)
             {
@@ -156,7 +174,7 @@ internal static class PlatformCommand
             collateral.WriteTo(folder);
             var anchor = Path.Combine(folder, SimulatedCollateral.TrustAnchorFile);
             io.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"Wrote collateral to {folder} (TCB {options.TcbStatus.ToWireString()}, QE {options.QeTcbStatus.ToWireString()}{(options.RevokePck ? ", PCK revoked" : string.Empty)}, valid until {options.IssuedAt.Add(options.Validity):yyyy-MM-ddTHH:mm:ssZ})"));
+                $"Wrote {(tdx ? "TDX" : "SGX")} collateral to {folder} (TCB {options.TcbStatus.ToWireString()}, {(tdx ? "TD QE" : "QE")} {options.QeTcbStatus.ToWireString()}{(tdx ? ", TDX module " + (options.TdRelaunch ? "OutOfDate, TD relaunch advised" : options.TdxModuleStatus.ToWireString()) : string.Empty)}{(options.RevokePck ? ", PCK revoked" : string.Empty)}, valid until {options.IssuedAt.Add(options.Validity):yyyy-MM-ddTHH:mm:ssZ})"));
             io.Out.WriteLine($"Verify a quote with: veritee verify QUOTE --collateral {folder} --trust-anchor {anchor}");
         }
     }

@@ -12,7 +12,7 @@ internal static class VerifyCommand
 {
     public static Command Create(CliIo io)
     {
-        var quote = new Argument<FileInfo>("QUOTE") { Description = "Quote file: raw bytes (optionally with the Open Enclave report header), hex text, or the samples' enclave.info JSON file." };
+        var quote = new Argument<FileInfo>("QUOTE") { Description = "Quote file: raw bytes (optionally with the Open Enclave report header), hex text, the samples' enclave.info JSON file, or a TD evidence file (td.info.json)." };
         var options = new VerifyOptions();
         var json = new Option<bool>("--json") { Description = "Print one JSON object (qvlStatus, verified, tcbStatus, advisoryIds, collateralExpired, …)." };
         var allowExpired = new Option<bool>("--allow-expired-collateral") { Description = "Exit 0 for a verified quote even when its collateral has expired at the verification time (the findings are still reported)." };
@@ -88,7 +88,7 @@ internal sealed class VerifyOptions
         return (quote, collateral, anchor, CliTime.Parse(parse.GetValue(At), DateTimeOffset.UtcNow));
     }
 
-    /// <summary>Raw bytes, hex text, or the samples' enclave.info JSON file (its QuoteHex), decided by content.</summary>
+    /// <summary>Raw bytes, hex text, the samples' enclave.info JSON file or a TD evidence file (their QuoteHex), decided by content.</summary>
     private static byte[] ReadQuote(FileInfo file)
     {
         var bytes = File.ReadAllBytes(file.FullName);
@@ -96,7 +96,9 @@ internal sealed class VerifyOptions
         {
             try
             {
-                return Veritee.Enclave.EnclaveInfo.Parse(bytes, file.ToString()).Quote;
+                return Veritee.Enclave.TdInfo.IsTdInfo(bytes)
+                    ? Veritee.Enclave.TdInfo.Parse(bytes, file.ToString()).Quote
+                    : Veritee.Enclave.EnclaveInfo.Parse(bytes, file.ToString()).Quote;
             }
             catch (Exception e) when (e is FormatException or JsonException or ArgumentException)
             {

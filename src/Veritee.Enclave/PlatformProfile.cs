@@ -4,7 +4,9 @@ namespace Veritee.Enclave;
 
 /// <summary>
 /// What the simulated platform's PCK certificate certifies and what its quoting enclave reports: FMSPC, PCE-ID,
-/// PCESVN, the 16 SGX TCB component SVNs and CPUSVN, the PPID, the QE-ID placed in quote headers, and the QE's ISVSVN.
+/// PCESVN, the 16 SGX TCB component SVNs and CPUSVN, the PPID, the QE-ID placed in quote headers, and the QE's ISVSVN;
+/// for TDX, the loaded TDX module (TEE_TCB_SVN, TEE_TCB_SVN2, MRSEAM, MRSIGNERSEAM, SEAM attributes) and the TD QE's ISVSVN.
+/// The TDX fields have defaults, so a platform.json written before TDX support loads unchanged.
 /// </summary>
 public sealed record PlatformProfile
 {
@@ -32,6 +34,39 @@ public sealed record PlatformProfile
     /// <summary>ISVSVN of the simulated quoting enclave.</summary>
     public required ushort QeSvn { get; init; }
 
+    /// <summary>Default TEE_TCB_SVN: TDX module SVN 5, module major version 1 (so TCB Info names the module identity TDX_01), late microcode SVN 2.</summary>
+    public static readonly IReadOnlyList<byte> DefaultTeeTcbSvn = [5, 1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+
+    /// <summary>
+    /// Default TEE_TCB_SVN2 (TD 1.5 reports): the module loaded now, one SVN ahead of the one the TD launched on, as after a
+    /// TD-preserving module update; collateral that makes SVN 5 OutOfDate and SVN 6 current then advises a TD relaunch.
+    /// </summary>
+    public static readonly IReadOnlyList<byte> DefaultTeeTcbSvn2 = [6, 1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+
+    /// <summary>Default MRSEAM: SHA-384 of a fixed name (a stable stand-in for the module's measurement).</summary>
+    public static readonly IReadOnlyList<byte> DefaultMrSeam = SHA384.HashData("veritee-simulated-tdx-module"u8);
+
+    /// <summary>Default TD QE ISVSVN.</summary>
+    public const ushort DefaultTdQeSvn = 4;
+
+    /// <summary>TEE_TCB_SVN of TD reports (16 bytes): [0] module SVN, [1] module major version (0 = legacy single identity), [2] late microcode SVN.</summary>
+    public byte[] TeeTcbSvn { get; init; } = [.. DefaultTeeTcbSvn];
+
+    /// <summary>TEE_TCB_SVN2 of TD 1.5 reports (16 bytes): the currently loaded module's TEE TCB SVN.</summary>
+    public byte[] TeeTcbSvn2 { get; init; } = [.. DefaultTeeTcbSvn2];
+
+    /// <summary>MRSEAM of TD reports (48 bytes).</summary>
+    public byte[] MrSeam { get; init; } = [.. DefaultMrSeam];
+
+    /// <summary>MRSIGNERSEAM of TD reports (48 bytes); zero for Intel-signed modules, and TCB Info's <c>tdxModule.mrsigner</c>.</summary>
+    public byte[] MrSignerSeam { get; init; } = new byte[48];
+
+    /// <summary>SEAM attributes of TD reports (8 bytes); QVL requires zero.</summary>
+    public byte[] SeamAttributes { get; init; } = new byte[8];
+
+    /// <summary>ISVSVN of the simulated TD quoting enclave (TD_QE).</summary>
+    public ushort TdQeSvn { get; init; } = DefaultTdQeSvn;
+
     /// <summary>A new profile with Intel-like values and random PPID and QE-ID.</summary>
     public static PlatformProfile CreateDefault() => new()
     {
@@ -52,6 +87,11 @@ public sealed record PlatformProfile
         Check(TcbComponents, 16, nameof(TcbComponents));
         Check(Ppid, 16, nameof(Ppid));
         Check(QeId, 16, nameof(QeId));
+        Check(TeeTcbSvn, 16, nameof(TeeTcbSvn));
+        Check(TeeTcbSvn2, 16, nameof(TeeTcbSvn2));
+        Check(MrSeam, 48, nameof(MrSeam));
+        Check(MrSignerSeam, 48, nameof(MrSignerSeam));
+        Check(SeamAttributes, 8, nameof(SeamAttributes));
         if (PceSvn == ushort.MaxValue)
         {
             throw new ArgumentException($"{nameof(PceSvn)} must be below {ushort.MaxValue} (a higher TCB level must exist)");
@@ -60,6 +100,16 @@ public sealed record PlatformProfile
         if (QeSvn == 0)
         {
             throw new ArgumentException($"{nameof(QeSvn)} must be at least 1 (an older, OutOfDate QE level must exist)");
+        }
+
+        if (TdQeSvn == 0)
+        {
+            throw new ArgumentException($"{nameof(TdQeSvn)} must be at least 1 (an older, OutOfDate TD QE level must exist)");
+        }
+
+        if (TeeTcbSvn[0] == byte.MaxValue || TeeTcbSvn2[0] == byte.MaxValue)
+        {
+            throw new ArgumentException($"{nameof(TeeTcbSvn)}[0] and {nameof(TeeTcbSvn2)}[0] must be below 255 (a newer module level must exist)");
         }
 
         static void Check(byte[]? value, int length, string name)

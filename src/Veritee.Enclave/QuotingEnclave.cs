@@ -6,8 +6,8 @@ using Veritee.Sgx;
 namespace Veritee.Enclave;
 
 /// <summary>
-/// The simulated quoting enclave: signs an application enclave's report into an ECDSA quote (v3, or v4 with the
-/// type-6 QE Report Certification Data wrapper), with a QE report bound to the attestation key and QE auth data
+/// The simulated quoting enclaves (QE for SGX, TD QE for TDX): sign an enclave's or a TD's report into an ECDSA quote
+/// (v3, or v4/v5 with the type-6 QE Report Certification Data wrapper), with a QE report bound to the attestation key and QE auth data
 /// and signed by the PCK key, and certification data type 5 (the PEM PCK chain).
 /// </summary>
 internal static class QuotingEnclave
@@ -30,6 +30,15 @@ internal static class QuotingEnclave
     /// <summary>Intel QE auth data: 32 bytes 00 01 … 1F.</summary>
     public static byte[] AuthData => [.. Enumerable.Range(0, 32).Select(i => (byte)i)];
 
+    /// <summary>Intel's TD QE MRSIGNER (TD_QE identity), so TD_QE Identity values look like Intel's.</summary>
+    public static readonly byte[] TdMrSigner = Convert.FromHexString("DC9E2A7C6F948F17474E34A7FC43ED030F7C1563F1BABDDF6340C82E0E54A8C5");
+
+    /// <summary>ISVPRODID of the TD QE (Intel's TD QE uses 2).</summary>
+    public const ushort TdProductId = 2;
+
+    /// <summary>The simulated TD QE's MRENCLAVE.</summary>
+    public static readonly byte[] TdMrEnclave = SHA256.HashData(Encoding.UTF8.GetBytes("veritee-simulated-td-quoting-enclave"));
+
     public static byte[] Quote(SimulatedPlatform platform, byte[] appReport, int version)
     {
         if (version is not (3 or 4))
@@ -37,6 +46,52 @@ internal static class QuotingEnclave
             throw new ArgumentOutOfRangeException(nameof(version), version, "the simulated quoting enclave makes SGX quotes of version 3 or 4");
         }
 
+        var profile = platform.Profile;
+        var header = Header(version, TeeType.Sgx, profile.QeSvn, profile.PceSvn, profile.QeId);
+        return Sign(platform, header, appReport, MrEnclave, MrSigner, ProductId, profile.QeSvn, wrapInType6: version >= 4);
+    }
+
+    /// <summary>
+    /// A TD quote: version 4 (TD 1.0 body) or 5 (body type 2 for TD 1.0, 3 for TD 1.5, preceded by type and size),
+    /// tee type 0x81, signed by the TD QE (isvprodid 2). As Intel's TD QE, the header's QE and PCE SVN fields are 0.
+    /// </summary>
+    public static byte[] TdQuote(SimulatedPlatform platform, byte[] tdReport, int version)
+    {
+        var profile = platform.Profile;
+        var header = Header(version, TeeType.Tdx, 0, 0, profile.QeId);
+        byte[] body;
+        if (version == 4)
+        {
+            body = tdReport;
+        }
+        else
+        {
+            body = new byte[6 + tdReport.Length];
+            var type = tdReport.Length == TdReportBody.Size15 ? QuoteBodyType.TdReport15 : QuoteBodyType.TdReport10;
+            BinaryPrimitives.WriteUInt16LittleEndian(body, (ushort)type);
+            BinaryPrimitives.WriteUInt32LittleEndian(body.AsSpan(2), (uint)tdReport.Length);
+            tdReport.CopyTo(body, 6);
+        }
+
+        return Sign(platform, header, body, TdMrEnclave, TdMrSigner, TdProductId, profile.TdQeSvn, wrapInType6: true);
+    }
+
+    private static byte[] Header(int version, TeeType tee, ushort qeSvn, ushort pceSvn, byte[] qeId)
+    {
+        var header = new byte[QuoteHeader.Size];
+        BinaryPrimitives.WriteUInt16LittleEndian(header, (ushort)version);
+        BinaryPrimitives.WriteUInt16LittleEndian(header.AsSpan(2), QuoteHeader.EcdsaP256);
+        BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(4), (uint)tee);
+        BinaryPrimitives.WriteUInt16LittleEndian(header.AsSpan(8), qeSvn);
+        BinaryPrimitives.WriteUInt16LittleEndian(header.AsSpan(10), pceSvn);
+        QuoteHeader.IntelQeVendorId.CopyTo(header.AsSpan(12));
+        qeId.CopyTo(header.AsSpan(28));
+        return header;
+    }
+
+    /// <summary>Header ‖ body, signed with the attestation key, then the signature data with the QE report and PCK chain.</summary>
+    private static byte[] Sign(SimulatedPlatform platform, byte[] header, byte[] body, byte[] qeMrEnclave, byte[] qeMrSigner, ushort qeProductId, ushort qeSvn, bool wrapInType6)
+    {
         var profile = platform.Profile;
         var q = platform.AttestationKey.ExportParameters(false).Q;
         var attestationKey = new byte[64];
@@ -52,7 +107,7 @@ internal static class QuotingEnclave
             sha.GetHashAndReset(binding.AsSpan(0, 32));
         }
 
-        var qeReport = SimulatedEnclave.ReportBody(profile.CpuSvn, 0, AttributeFlags, Xfrm, MrEnclave, MrSigner, ProductId, profile.QeSvn, binding);
+        var qeReport = SimulatedEnclave.ReportBody(profile.CpuSvn, 0, AttributeFlags, Xfrm, qeMrEnclave, qeMrSigner, qeProductId, qeSvn, binding);
         var qeReportSignature = platform.Pck.Key.SignData(qeReport, HashAlgorithmName.SHA256, DSASignatureFormat.IeeeP1363FixedFieldConcatenation);
         var chain = platform.PckChainPem;
 
@@ -66,24 +121,15 @@ internal static class QuotingEnclave
         WriteU32(qeBlock, (uint)chain.Length);
         qeBlock.Write(chain);
 
-        var header = new byte[QuoteHeader.Size];
-        BinaryPrimitives.WriteUInt16LittleEndian(header, (ushort)version);
-        BinaryPrimitives.WriteUInt16LittleEndian(header.AsSpan(2), QuoteHeader.EcdsaP256);
-        BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(4), (uint)TeeType.Sgx);
-        BinaryPrimitives.WriteUInt16LittleEndian(header.AsSpan(8), profile.QeSvn);
-        BinaryPrimitives.WriteUInt16LittleEndian(header.AsSpan(10), profile.PceSvn);
-        QuoteHeader.IntelQeVendorId.CopyTo(header.AsSpan(12));
-        profile.QeId.CopyTo(header.AsSpan(28));
-
-        var signed = new byte[header.Length + appReport.Length];
+        var signed = new byte[header.Length + body.Length];
         header.CopyTo(signed, 0);
-        appReport.CopyTo(signed, header.Length);
+        body.CopyTo(signed, header.Length);
         var signature = platform.AttestationKey.SignData(signed, HashAlgorithmName.SHA256, DSASignatureFormat.IeeeP1363FixedFieldConcatenation);
 
         using var signatureData = new MemoryStream();
         signatureData.Write(signature);
         signatureData.Write(attestationKey);
-        if (version == 3)
+        if (!wrapInType6)
         {
             qeBlock.WriteTo(signatureData);
         }

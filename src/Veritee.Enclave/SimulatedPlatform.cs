@@ -10,9 +10,9 @@ using Veritee.Sgx;
 namespace Veritee.Enclave;
 
 /// <summary>
-/// A simulated SGX machine: its own PKI shaped like Intel's (root CA, PCK Processor CA, PCK certificate with the
-/// SGX extension, TCB Signing certificate), a quoting enclave with a persistent attestation key, and a default
-/// enclave signer key. The state lives in a folder (keys as PKCS#8 PEM, certificates as PEM, parameters in
+/// A simulated SGX and TDX machine: its own PKI shaped like Intel's (root CA, PCK Processor CA, PCK certificate with
+/// the SGX extension, TCB Signing certificate), quoting enclaves (QE, TD QE) with a persistent attestation key, a TDX
+/// module described by its <see cref="PlatformProfile"/>, and a default enclave signer key. The state lives in a folder (keys as PKCS#8 PEM, certificates as PEM, parameters in
 /// <c>platform.json</c>) so quotes made in one run verify with collateral issued in another.
 /// Quotes from this platform verify only under its own root key (<see cref="TrustAnchor"/>), never under Intel's.
 /// </summary>
@@ -194,6 +194,32 @@ public sealed class SimulatedPlatform : IDisposable
         return QuotingEnclave.Quote(this, enclave.Report(Profile.CpuSvn, reportData), version);
     }
 
+    /// <summary>
+    /// The TD quote of <paramref name="td"/> with <paramref name="reportData"/> (at most 64 bytes, zero-padded), signed by
+    /// this platform's TD quoting enclave: version 4 (TD 1.0 body) or 5 (TD 1.0 body type 2, or with
+    /// <paramref name="td15"/> the TD 1.5 body type 3 carrying TEE_TCB_SVN2 and MRSERVICETD).
+    /// </summary>
+    public byte[] TdQuote(SimulatedTd td, ReadOnlySpan<byte> reportData, int version = 4, bool td15 = false)
+    {
+        ArgumentNullException.ThrowIfNull(td);
+        if (reportData.Length > 64)
+        {
+            throw new ArgumentException($"report data is {reportData.Length} bytes; at most 64 fit in a TD report", nameof(reportData));
+        }
+
+        if (version is not (4 or 5))
+        {
+            throw new ArgumentOutOfRangeException(nameof(version), version, "TD quotes are version 4 or 5");
+        }
+
+        if (td15 && version != 5)
+        {
+            throw new ArgumentException("a TD 1.5 report needs quote version 5 (version 4 holds TD 1.0 reports only)", nameof(td15));
+        }
+
+        return QuotingEnclave.TdQuote(this, td.Report(Profile, reportData, td15), version);
+    }
+
     /// <inheritdoc />
     public void Dispose()
     {
@@ -244,6 +270,14 @@ public sealed class SimulatedPlatform : IDisposable
             json.WriteString("ppid", Hex.Upper(Profile.Ppid));
             json.WriteString("qeId", Hex.Upper(Profile.QeId));
             json.WriteNumber("qeSvn", Profile.QeSvn);
+            json.WriteStartObject("tdx");
+            json.WriteString("teeTcbSvn", Hex.Upper(Profile.TeeTcbSvn));
+            json.WriteString("teeTcbSvn2", Hex.Upper(Profile.TeeTcbSvn2));
+            json.WriteString("mrSeam", Hex.Upper(Profile.MrSeam));
+            json.WriteString("mrSignerSeam", Hex.Upper(Profile.MrSignerSeam));
+            json.WriteString("seamAttributes", Hex.Upper(Profile.SeamAttributes));
+            json.WriteNumber("tdQeSvn", Profile.TdQeSvn);
+            json.WriteEndObject();
             json.WriteEndObject();
         }
 
@@ -307,6 +341,34 @@ public sealed class SimulatedPlatform : IDisposable
             if (profile.QeSvn == 0)
             {
                 throw new PlatformStateException(path, "\"qeSvn\" must be at least 1");
+            }
+
+            // "tdx" is optional: a platform.json written before TDX support gets the default TDX module.
+            if (root.TryGetProperty("tdx", out var tdx))
+            {
+                if (tdx.ValueKind != JsonValueKind.Object)
+                {
+                    throw new PlatformStateException(path, "\"tdx\" is not a JSON object");
+                }
+
+                profile = profile with
+                {
+                    TeeTcbSvn = HexField(tdx, "teeTcbSvn", 16, path),
+                    TeeTcbSvn2 = HexField(tdx, "teeTcbSvn2", 16, path),
+                    MrSeam = HexField(tdx, "mrSeam", 48, path),
+                    MrSignerSeam = HexField(tdx, "mrSignerSeam", 48, path),
+                    SeamAttributes = HexField(tdx, "seamAttributes", 8, path),
+                    TdQeSvn = (ushort)Number(tdx, "tdQeSvn", path, ushort.MaxValue),
+                };
+            }
+
+            try
+            {
+                profile.Validate();
+            }
+            catch (ArgumentException e)
+            {
+                throw new PlatformStateException(path, e.Message, e);
             }
 
             return profile;

@@ -423,7 +423,7 @@ public sealed partial class AttestationEngine
             attempts.Add($"Intel collateral: {result.Status.Name()} ({result.Detail})");
         }
 
-        if (_platform?.For(fmspc, now) is { } platform)
+        if (_platform?.For(fmspc, quote.TeeType, now) is { } platform)
         {
             var result = Verify(evidence, platform.Collateral, platform.Anchor, now);
             if (result.IsVerified)

@@ -550,7 +550,7 @@ public sealed class TdxVmTests
     }
 
     /// <summary>The example policy of docs/policy.md (TdxVm).</summary>
-    private static string ExamplePolicy(string mrtd) =>
+    internal static string ExamplePolicy(string mrtd) =>
         "version= 1.2;\n" +
         "authorizationrules {\n" +
         "  [type==\"tdx_td_attributes_debug\", value==false] &&\n" +

@@ -19,10 +19,10 @@ internal static class BenchAttestCommand
     public static Command Create(CliIo io)
     {
         var url = new Argument<string>("URL") { Description = "Instance URL, e.g. http://127.0.0.1:5080." };
-        var quote = new Option<FileInfo>("--quote") { Description = "The samples' JSON file (its EHD is sent as runtime data), or a raw/hex quote.", Required = true };
+        var quote = new Option<FileInfo>("--quote") { Description = "The samples' JSON file (its EHD is sent as runtime data), a td.info.json TD evidence file (attested at /attest/TdxVm with its runtime data), or a raw/hex SGX or TD quote.", Required = true };
         var concurrency = new Option<int>("--concurrency") { Description = "Requests in flight (default 16).", DefaultValueFactory = _ => 16 };
         var seconds = new Option<double>("--seconds") { Description = "Measurement time (default 10).", DefaultValueFactory = _ => 10 };
-        var apiVersion = new Option<string>("--api-version") { Description = "api-version (default 2022-08-01).", DefaultValueFactory = _ => "2022-08-01" };
+        var apiVersion = new Option<string?>("--api-version") { Description = "api-version (default 2022-08-01 for SGX, 2025-06-01 for TDX)." };
         var json = new Option<bool>("--json") { Description = "Print {\"requests\",\"errors\",\"refused\",\"seconds\",\"requestsPerSecond\",\"p50Ms\",\"p99Ms\",\"rs256SignaturesPerSecond\",\"floor\",\"floorPerSecond\",\"ratio\"}; floor is \"rs256-sign\", ratio = requests/s divided by floor/s." };
         var draft = new Option<FileInfo?>("--draft-policy") { Description = "Send this policy text as draftPolicyForAttestation with every request." };
         var anyStatus = new Option<bool>("--any-status") { Description = "Load mode for refused requests (e.g. worst-case drafts): every answer counts, non-200 answers are reported as 'refused', not errors." };
@@ -36,7 +36,7 @@ internal static class BenchAttestCommand
         command.SetAction(VeriteeCommand.Guard(parse =>
         {
             var draftText = parse.GetValue(draft) is { } draftFile ? File.ReadAllText(draftFile.FullName) : null;
-            var (path, body) = RequestFor(parse.GetValue(quote)!, parse.GetValue(url)!.TrimEnd('/'), parse.GetValue(apiVersion)!, draftText);
+            var (path, body) = RequestFor(parse.GetValue(quote)!, parse.GetValue(url)!.TrimEnd('/'), parse.GetValue(apiVersion), draftText);
             var acceptAny = parse.GetValue(anyStatus);
             var inFlight = parse.GetValue(concurrency);
             var duration = parse.GetValue(seconds);
@@ -77,20 +77,31 @@ internal static class BenchAttestCommand
         return command;
     }
 
-    private static (string Path, string Body) RequestFor(FileInfo file, string instance, string apiVersion, string? draftPolicy)
+    private static (string Path, string Body) RequestFor(FileInfo file, string instance, string? apiVersion, string? draftPolicy)
     {
         var bytes = File.ReadAllBytes(file.FullName);
         byte[] evidence;
         byte[]? ehd = null;
+        var runtimeType = "Binary";
         if (bytes.AsSpan().TrimStart(" \r\n\t"u8).StartsWith("{"u8))
         {
             try
             {
-                var info = EnclaveInfo.Parse(bytes, file.Name);
-                evidence = info.Quote;
-                ehd = info.EnclaveHeldData;
+                if (TdInfo.IsTdInfo(bytes))
+                {
+                    var td = TdInfo.Parse(bytes, file.Name);
+                    evidence = td.Quote;
+                    ehd = td.RuntimeData;
+                    runtimeType = td.RuntimeDataType;
+                }
+                else
+                {
+                    var info = EnclaveInfo.Parse(bytes, file.Name);
+                    evidence = info.Quote;
+                    ehd = info.EnclaveHeldData;
+                }
             }
-            catch (Exception e) when (e is FormatException or JsonException or ArgumentException)
+            catch (Exception e) when (e is FormatException or JsonException or ArgumentException or EnclaveInfoFormatException)
             {
                 throw new CliException($"--quote {file.Name}: {e.Message}");
             }
@@ -102,13 +113,16 @@ internal static class BenchAttestCommand
         }
 
         var isOe = OpenEnclaveReport.HasHeader(evidence);
+        var isTd = !isOe && IsTdQuote(evidence);
+        var type = isOe ? "OpenEnclave" : isTd ? "TdxVm" : "SgxEnclave";
+        apiVersion ??= isTd ? "2025-06-01" : "2022-08-01";
         var body = new Dictionary<string, object>
         {
             [isOe ? "report" : "quote"] = System.Buffers.Text.Base64Url.EncodeToString(evidence),
         };
         if (ehd is not null)
         {
-            body["runtimeData"] = new Dictionary<string, string> { ["data"] = System.Buffers.Text.Base64Url.EncodeToString(ehd), ["dataType"] = "Binary" };
+            body["runtimeData"] = new Dictionary<string, string> { ["data"] = System.Buffers.Text.Base64Url.EncodeToString(ehd), ["dataType"] = runtimeType };
         }
 
         if (draftPolicy is not null)
@@ -116,7 +130,21 @@ internal static class BenchAttestCommand
             body["draftPolicyForAttestation"] = draftPolicy;
         }
 
-        return ($"{instance}/attest/{(isOe ? "OpenEnclave" : "SgxEnclave")}?api-version={apiVersion}", JsonSerializer.Serialize(body));
+        return ($"{instance}/attest/{type}?api-version={apiVersion}", JsonSerializer.Serialize(body));
+    }
+
+    /// <summary>True for a quote whose header names the TDX TEE (the service answers it only at /attest/TdxVm).</summary>
+    private static bool IsTdQuote(byte[] evidence)
+    {
+        try
+        {
+            return Quote.Parse(evidence).TeeType == TeeType.Tdx;
+        }
+        catch (SgxFormatException)
+        {
+            // The service says what is wrong with it; the first request reports that.
+            return false;
+        }
     }
 
     private sealed record LoadResult(long Requests, long Errors, long Refused, double Seconds, double P50, double P99);

@@ -67,7 +67,7 @@ internal static class ServeCommand
         command.SetAction(VeriteeCommand.Guard(parse =>
         {
             var listen = parse.GetValue(urls)!;
-            var dataDir = parse.GetValue(data) ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".veritee");
+            var dataDir = parse.GetValue(data) ?? DefaultDataDirectory;
             var trustModel = parse.GetValue(trust)!.ToUpperInvariant() switch
             {
                 "AAD" => TrustModel.Aad,
@@ -91,13 +91,7 @@ internal static class ServeCommand
 
             var listenAddresses = ListenAddress.ParseList(listen);
             var explicitInstance = parse.GetValue(instance)?.TrimEnd('/');
-            var postgres = parse.GetValue(storeKind)!.ToUpperInvariant() switch
-            {
-                "SQLITE" => parse.GetValue(connection) is null ? null : throw new CliException("--connection-string applies to --store postgres"),
-                "POSTGRES" or "POSTGRESQL" => parse.GetValue(connection) ?? Environment.GetEnvironmentVariable("VERITEE_POSTGRES")
-                    ?? throw new CliException("--store postgres needs --connection-string (or $VERITEE_POSTGRES)"),
-                var other => throw new CliException($"--store must be sqlite or postgres, not '{other}'"),
-            };
+            var postgres = PostgresConnection(parse.GetValue(storeKind)!, parse.GetValue(connection));
             var options = new ServiceOptions
             {
                 PostgresConnectionString = postgres,
@@ -266,7 +260,20 @@ internal static class ServeCommand
         }
     }
 
-    private static byte[]? LoadKek(FileInfo? file)
+    /// <summary>The data folder when --data is not given.</summary>
+    internal static string DefaultDataDirectory => Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".veritee");
+
+    /// <summary>The PostgreSQL connection string for <c>--store postgres</c>, null for <c>sqlite</c>.</summary>
+    internal static string? PostgresConnection(string storeKind, string? connection) => storeKind.ToUpperInvariant() switch
+    {
+        "SQLITE" => connection is null ? null : throw new CliException("--connection-string applies to --store postgres"),
+        "POSTGRES" or "POSTGRESQL" => connection ?? Environment.GetEnvironmentVariable("VERITEE_POSTGRES")
+            ?? throw new CliException("--store postgres needs --connection-string (or $VERITEE_POSTGRES)"),
+        var other => throw new CliException($"--store must be sqlite or postgres, not '{other}'"),
+    };
+
+    /// <summary>The key-encryption key from <paramref name="file"/> (which must be private) or $VERITEE_KEK; null when neither is given.</summary>
+    internal static byte[]? LoadKek(FileInfo? file)
     {
         try
         {

@@ -68,6 +68,7 @@ internal static class VeriteeCommand
         yield return PlatformCommand.Create(io);
         yield return ServeCommand.Create(io);
         yield return AttestCommand.Create(io);
+        yield return StoreCommand.Create(io);
     }
 
     /// <summary>

@@ -321,3 +321,38 @@ public sealed class TdAttestCliTests(FakeTdxService service) : IClassFixture<Fak
         Assert.Contains("--allow-debug applies to TD evidence files", r.Err, StringComparison.Ordinal);
     }
 }
+
+/// <summary>Trustee's real TD quote with Intel-signed TDX collateral for its FMSPC verifies to the Intel root at the pinned time.</summary>
+public sealed class TdxRealCollateralTests
+{
+    private static readonly string Case = Path.Combine(Vectors.Directory, "tdx", "cases", "trustee-tdx-v4-00a06d080000-outofdate-2025-10");
+
+    private static (int Exit, string Out, string Err) Verify(string at)
+    {
+        using var stdout = new StringWriter();
+        using var stderr = new StringWriter();
+        var exit = VeriteeCommand.Run(["verify", Path.Combine(Case, "quote.bin"), "--collateral", Case, "--at", at, "--json"], stdout, stderr);
+        return (exit, stdout.ToString(), stderr.ToString());
+    }
+
+    [Fact]
+    public void Trustee_quote_6_verifies_OutOfDate_inside_the_collateral_window_and_expires_at_its_end()
+    {
+        var r = Verify("2025-10-31T14:17:11Z");
+        Assert.True(r.Exit == 0, r.Out + r.Err);
+        using (var doc = JsonDocument.Parse(r.Out))
+        {
+            var root = doc.RootElement;
+            Assert.True(root.GetProperty("verified").GetBoolean());
+            Assert.Equal("STATUS_TCB_OUT_OF_DATE", root.GetProperty("qvlStatus").GetString());
+            Assert.Equal("OutOfDate", root.GetProperty("tcbStatus").GetString());
+            Assert.Equal("UpToDate", root.GetProperty("tdxModuleStatus").GetString());
+            Assert.False(root.GetProperty("collateralExpired").GetBoolean());
+        }
+
+        r = Verify("2025-11-12T10:45:32Z");
+        Assert.Equal(1, r.Exit);
+        using var expired = JsonDocument.Parse(r.Out);
+        Assert.True(expired.RootElement.GetProperty("collateralExpired").GetBoolean());
+    }
+}

@@ -355,4 +355,35 @@ public sealed class TdxRealCollateralTests
         using var expired = JsonDocument.Parse(r.Out);
         Assert.True(expired.RootElement.GetProperty("collateralExpired").GetBoolean());
     }
+
+    [Theory]
+    [InlineData("azure-trustee-tdx-v4-00806f050000-outofdate-2025-10", 0, "STATUS_TCB_OUT_OF_DATE", "OutOfDate", "2025-10-29T18:04:58Z")]
+    [InlineData("trustee-tdx-v4-50806f000000-outofdate-2025-10", 0, "STATUS_TCB_OUT_OF_DATE", "OutOfDate", "2025-10-29T18:29:22Z")]
+    [InlineData("azure-cvmtools-tdx-v4-90c06f000000-tcb-not-supported-2025-10", 1, "STATUS_TCB_NOT_SUPPORTED", null, null)]
+    public void Real_Azure_and_Trustee_quotes_verify_with_Intel_TDX_collateral_at_the_pinned_time(string id, int exit, string status, string? tcbStatus, string? expiresAt)
+    {
+        var folder = Path.Combine(Vectors.Directory, "tdx", "cases", id);
+        (int Exit, string Out, string Err) Run(string at)
+        {
+            using var stdout = new StringWriter();
+            using var stderr = new StringWriter();
+            var code = VeriteeCommand.Run(["verify", Path.Combine(folder, "quote.bin"), "--collateral", folder, "--at", at, "--json"], stdout, stderr);
+            return (code, stdout.ToString(), stderr.ToString());
+        }
+
+        var r = Run("2025-10-20T00:00:00Z");
+        Assert.True(r.Exit == exit, r.Out + r.Err);
+        using (var doc = JsonDocument.Parse(r.Out))
+        {
+            Assert.Equal(status, doc.RootElement.GetProperty("qvlStatus").GetString());
+            Assert.Equal(tcbStatus, doc.RootElement.GetProperty("tcbStatus").GetString());
+            Assert.False(doc.RootElement.GetProperty("collateralExpired").GetBoolean());
+        }
+
+        if (expiresAt is not null)
+        {
+            using var expired = JsonDocument.Parse(Run(expiresAt).Out);
+            Assert.True(expired.RootElement.GetProperty("collateralExpired").GetBoolean());
+        }
+    }
 }

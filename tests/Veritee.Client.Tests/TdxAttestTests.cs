@@ -245,4 +245,17 @@ public sealed class TdxAttestTests : IDisposable
         Assert.Equal(HttpStatusCode.BadRequest, e.Status);
         Assert.Equal("InvalidParameter", e.ErrorCode);
     }
+
+    [Fact]
+    public async Task TdxVm_policies_are_managed_at_the_TdxVm_api_version()
+    {
+        _instance.Answer = _ => (HttpStatusCode.NotFound, "{\"error\":{\"code\":\"NotFound\",\"message\":\"x\"}}");
+        using var admin = new AttestationAdministrationClient(new Uri(FakeInstance.Url), AttestationCredential.FromToken("t"), new AttestationClientOptions { Handler = _instance, TimeProvider = new Veritee.TestSupport.FixedClock(FakeInstance.Now) });
+        await Assert.ThrowsAsync<AttestationException>(() => admin.GetPolicyAsync(AttestationType.TdxVm));
+        await Assert.ThrowsAsync<AttestationException>(() => admin.GetPolicyAsync(AttestationType.SgxEnclave));
+        await Assert.ThrowsAsync<AttestationException>(() => admin.ResetPolicyAsync(AttestationType.TdxVm));
+        Assert.Equal(
+            ["/policies/TdxVm?api-version=2025-06-01", "/policies/SgxEnclave?api-version=2022-08-01", "/policies/TdxVm:reset?api-version=2025-06-01"],
+            _instance.Requests.Select(r => r.RequestUri!.PathAndQuery));
+    }
 }

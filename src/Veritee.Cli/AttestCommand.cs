@@ -27,9 +27,10 @@ internal static class AttestCommand
         var endpoint = new EndpointOptions();
         endpoint.ApiVersion.Description = $"The api-version query parameter (default {AttestationClientOptions.DefaultApiVersion} for SGX, {AttestationClientOptions.DefaultTdxApiVersion} for TD evidence; " +
             $"Microsoft's CVM tools send {AttestationClientOptions.CvmToolsTdxApiVersion}).";
+        endpoint.ApiVersion.DefaultValueFactory = null; // the default depends on the file's type (chosen when the client is built)
         var allowDebug = new Option<bool>("--allow-debug") { Description = "TD evidence: accept a debuggable TD (by default a token saying the TD is debuggable fails with exit 1)." };
         var details = new Option<bool>("--details") { Description = "Print both values of every check (the file's and the token's)." };
-        var json = new Option<bool>("--json") { Description = "Print one JSON object {file, endpoint, attestationType, token, checks, passed} instead of the report." };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object {file, endpoint, attestationType, token, checks, passed} (TD evidence adds debug) instead of the report." };
         var command = new Command(
             "attest",
             "Attest an enclave.info file with an MAA-compatible endpoint (SgxEnclave, or OpenEnclave when the quote has the OE header), " +

@@ -167,6 +167,32 @@ public sealed class TdxVectorTests
     }
 
     [Fact]
+    public void Random_mutations_and_truncations_give_a_report_or_a_format_error()
+    {
+        // Fixed seed: the same 2,000 inputs every run.
+        var random = new Random(12);
+        var original = TrusteeHcl;
+        for (var i = 0; i < 2000; i++)
+        {
+            var bytes = original[..random.Next(0, original.Length + 1)];
+            for (var flips = random.Next(1, 8); flips > 0 && bytes.Length > 0; flips--)
+            {
+                bytes[random.Next(bytes.Length)] = (byte)random.Next(256);
+            }
+
+            try
+            {
+                var hcl = AzureHclReport.Parse(bytes);
+                Assert.True(hcl.VariableData.Length <= bytes.Length - AzureHclReport.VariableDataOffset);
+                _ = hcl.BindsVariableData;
+            }
+            catch (AzureHclReportFormatException)
+            {
+            }
+        }
+    }
+
+    [Fact]
     public void Changed_runtime_JSON_no_longer_binds()
     {
         var bytes = TrusteeHcl;

@@ -36,7 +36,7 @@ internal static class AttestCommand
             "Attest an enclave.info file with an MAA-compatible endpoint (SgxEnclave, or OpenEnclave when the quote has the OE header), " +
             "validate the token against the endpoint's /certs and issuer, and compare IsDebuggable, MRENCLAVE, MRSIGNER, ProductID, SVN and " +
             "enclave-held data. A TD evidence file (Type 129) is attested at /attest/TdxVm with its runtime data; the token's tdx_report_data must be the quote's " +
-            "report data beginning with SHA-256(runtime data), MRTD, RTMR0-3, MRCONFIGID, MROWNER, MROWNERCONFIG, TD attributes and XFAM must match the file, " +
+            "report data beginning with SHA-256(runtime data), x-ms-runtime must be JSON runtime data as sent, MRTD, RTMR0-3, MRCONFIGID, MROWNER, MROWNERCONFIG, TD attributes and XFAM must match the file, " +
             "and a debuggable TD fails unless --allow-debug. " +
             "Exit 0 every check passed, 1 a check failed, the token is invalid or the service refused the evidence, 2 input, usage or connection error.");
         command.Arguments.Add(file);

@@ -1,4 +1,6 @@
 using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.Json.Nodes;
 using Veritee.Enclave;
 using Veritee.Sgx;
 
@@ -69,7 +71,9 @@ public static class TdInfoComparison
 
     /// <summary>
     /// The checks: <c>Report Data</c> (the token's <c>tdx_report_data</c> is the file quote's report data), <c>Runtime
-    /// Data</c> (SHA-256 of the file's runtime data is the first 32 bytes of <c>tdx_report_data</c>), then MRTD, RTMR0–3,
+    /// Data</c> (SHA-256 of the file's runtime data is the first 32 bytes of <c>tdx_report_data</c>), for JSON runtime
+    /// data <c>Runtime Claims</c> (the token's <c>x-ms-runtime</c> is that JSON: on Azure the caller's nonce is read
+    /// from it, as <c>user-data</c>), then MRTD, RTMR0–3,
     /// MRCONFIGID, MROWNER, MROWNERCONFIG, TD Attributes and XFAM against the file. Hex compares case-insensitively.
     /// </summary>
     public static IReadOnlyList<EnclaveCheck> Compare(TdInfo info, TdxAttestationResult result)
@@ -92,6 +96,10 @@ public static class TdInfoComparison
         var runtimeHash = Hex.Lower(SHA256.HashData(info.RuntimeData));
         var boundHash = result.ReportData is { Length: 128 } rd ? rd[..64] : null;
         checks.Add(HexCheck("Runtime Data", runtimeHash, boundHash));
+        if (info.RuntimeDataIsJson)
+        {
+            checks.Add(RuntimeClaimsCheck(info.RuntimeData, result.RuntimeClaims));
+        }
 
         checks.Add(HexCheck("MRTD", info.MrTdHex, result.MrTd));
         for (var i = 0; i < 4; i++)
@@ -105,6 +113,26 @@ public static class TdInfoComparison
         checks.Add(HexCheck("TD Attributes", info.TdAttributesHex, result.TdAttributes));
         checks.Add(HexCheck("XFAM", info.XfamHex, result.Xfam));
         return checks;
+    }
+
+    private static EnclaveCheck RuntimeClaimsCheck(byte[] runtimeData, JsonElement? claims)
+    {
+        JsonNode? expected;
+        try
+        {
+            expected = JsonNode.Parse(runtimeData);
+        }
+        catch (JsonException)
+        {
+            return new EnclaveCheck("Runtime Claims", "(the file's runtime data is not JSON)", claims?.GetRawText() ?? "(absent)", false);
+        }
+
+        var actual = claims is { } c ? JsonNode.Parse(c.GetRawText()) : null;
+        return new EnclaveCheck(
+            "Runtime Claims",
+            expected?.ToJsonString() ?? "null",
+            actual?.ToJsonString() ?? "(absent)",
+            claims is not null && JsonNode.DeepEquals(expected, actual));
     }
 
     private static EnclaveCheck HexCheck(string name, string expected, string? actual) =>

@@ -182,14 +182,14 @@ public sealed class TdAttestCliTests(FakeTdxService service) : IClassFixture<Fak
         Assert.Equal(info.RuntimeData, Base64Url.DecodeFromChars(sent["runtimeData"]!["data"]!.GetValue<string>()));
         Assert.Contains("Attestation type                   : TdxVm (api-version 2025-06-01)", r.Out, StringComparison.Ordinal);
         Assert.Contains("VALIDATING MAA JWT TOKEN - CLAIMS MATCH CLIENT TD INFO", r.Out, StringComparison.Ordinal);
-        foreach (var label in new[] { "Report Data", "Runtime Data", "MRTD", "RTMR0", "RTMR1", "RTMR2", "RTMR3", "MRCONFIGID", "MROWNER", "MROWNERCONFIG", "TD Attributes", "XFAM" })
+        foreach (var label in new[] { "Report Data", "Runtime Data", "Runtime Claims", "MRTD", "RTMR0", "RTMR1", "RTMR2", "RTMR3", "MRCONFIGID", "MROWNER", "MROWNERCONFIG", "TD Attributes", "XFAM" })
         {
             Assert.EndsWith(": True", CheckLine(r.Out, label + " match"), StringComparison.Ordinal);
         }
 
         Assert.EndsWith(": False", CheckLine(r.Out, "Debug TD"), StringComparison.Ordinal);
         Assert.EndsWith(": UpToDate", CheckLine(r.Out, "TCB status"), StringComparison.Ordinal);
-        Assert.Contains("PASSED (all 12 checks)", r.Out, StringComparison.Ordinal);
+        Assert.Contains("PASSED (all 13 checks)", r.Out, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -210,7 +210,7 @@ public sealed class TdAttestCliTests(FakeTdxService service) : IClassFixture<Fak
         Assert.EndsWith(": False", CheckLine(r.Out, "RTMR2 match"), StringComparison.Ordinal);
         Assert.EndsWith(": True", CheckLine(r.Out, "RTMR1 match"), StringComparison.Ordinal);
         Assert.Contains("    We think   : " + new string('a', 96), r.Out, StringComparison.Ordinal);
-        Assert.Contains("FAILED (2 of 12 checks: MRTD, RTMR2)", r.Out, StringComparison.Ordinal);
+        Assert.Contains("FAILED (2 of 13 checks: MRTD, RTMR2)", r.Out, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -233,6 +233,30 @@ public sealed class TdAttestCliTests(FakeTdxService service) : IClassFixture<Fak
     }
 
     [Fact]
+    public void Runtime_claims_other_than_the_files_JSON_fail_and_binary_runtime_data_has_no_such_check()
+    {
+        // The service echoes other JSON than was sent: on Azure the nonce (user-data) would then be read from the wrong place.
+        service.Mutate = c => c["x-ms-runtime"] = new JsonObject { ["user-data"] = "00" };
+        var r = Attest(Save(AzureTd()));
+        Assert.Equal(1, r.Exit);
+        Assert.EndsWith(": True", CheckLine(r.Out, "Runtime Data match"), StringComparison.Ordinal);
+        Assert.EndsWith(": False", CheckLine(r.Out, "Runtime Claims match"), StringComparison.Ordinal);
+
+        service.Mutate = c => c.Remove("x-ms-runtime");
+        r = Attest(Save(AzureTd()));
+        Assert.Equal(1, r.Exit);
+        Assert.EndsWith(": False", CheckLine(r.Out, "Runtime Claims match"), StringComparison.Ordinal);
+
+        // The same bytes sent as Binary: bound by hash only, no x-ms-runtime to compare.
+        service.Mutate = null;
+        r = Attest(Save(AzureTd() with { RuntimeDataType = "Binary" }));
+        Assert.True(r.Exit == 0, r.Out + r.Err);
+        Assert.DoesNotContain("Runtime Claims", r.Out, StringComparison.Ordinal);
+        Assert.Contains("PASSED (all 12 checks)", r.Out, StringComparison.Ordinal);
+        Assert.Equal("Binary", service.Requests[^1]["runtimeData"]!["dataType"]!.GetValue<string>());
+    }
+
+    [Fact]
     public void A_debug_TD_is_refused_unless_allowed()
     {
         var quote = File.ReadAllBytes(Path.Combine(Tdx, "trustee", "az-tdx-vtpm-td-quote.bin"));
@@ -244,7 +268,7 @@ public sealed class TdAttestCliTests(FakeTdxService service) : IClassFixture<Fak
         Assert.Equal(1, r.Exit);
         Assert.EndsWith(": True", CheckLine(r.Out, "TD Attributes match"), StringComparison.Ordinal);
         Assert.Contains("True (refused: the host can read the TD's memory; --allow-debug accepts it)", CheckLine(r.Out, "Debug TD"), StringComparison.Ordinal);
-        Assert.Contains("FAILED (1 of 13 checks: Debug TD)", r.Out, StringComparison.Ordinal);
+        Assert.Contains("FAILED (1 of 14 checks: Debug TD)", r.Out, StringComparison.Ordinal);
         Assert.Contains("--allow-debug", r.Err, StringComparison.Ordinal);
         Assert.Single(r.Err.TrimEnd().Split('\n'));
 
@@ -274,7 +298,7 @@ public sealed class TdAttestCliTests(FakeTdxService service) : IClassFixture<Fak
         Assert.Equal("TdxVm", root.GetProperty("attestationType").GetString());
         Assert.True(root.GetProperty("token").GetProperty("valid").GetBoolean());
         Assert.Equal("UpToDate", root.GetProperty("token").GetProperty("attesterTcbStatus").GetString());
-        Assert.Equal(12, root.GetProperty("checks").GetArrayLength());
+        Assert.Equal(13, root.GetProperty("checks").GetArrayLength());
         Assert.All(root.GetProperty("checks").EnumerateArray(), c => Assert.True(c.GetProperty("passed").GetBoolean()));
         Assert.False(root.GetProperty("debug").GetProperty("debuggable").GetBoolean());
         Assert.True(root.GetProperty("passed").GetBoolean());

@@ -189,7 +189,9 @@ public sealed class AttestationAdministrationClient : IDisposable
 
     private async Task<AttestationToken> SendAsync(HttpMethod method, string path, HttpContent? content, CancellationToken cancellationToken)
     {
-        var text = await _connection.SendForTokenAsync(method, path, content, _credential, cancellationToken).ConfigureAwait(false);
+        // MAA serves TdxVm only from api-version 2023-04-01-preview on: its policies go with the TdxVm version.
+        var apiVersion = path.StartsWith("/policies/" + nameof(AttestationType.TdxVm), StringComparison.Ordinal) ? _connection.Options.TdxApiVersion : null;
+        var text = await _connection.SendForTokenAsync(method, path, content, _credential, cancellationToken, apiVersion).ConfigureAwait(false);
         return await _connection.ValidateOrThrowAsync(text, cancellationToken).ConfigureAwait(false);
     }
 

@@ -45,29 +45,32 @@ public sealed class AttestationClient : IDisposable
     public Task<AttestationResponse<AttestationResult>> AttestOpenEnclaveAsync(AttestationRequest request, CancellationToken cancellationToken = default) =>
         AttestAsync(AttestationType.OpenEnclave, request, cancellationToken);
 
-    /// <summary>Attests evidence of <paramref name="type"/>.</summary>
+    /// <summary>
+    /// Attests an Intel TDX quote (v4 or v5) at <c>POST /attest/TdxVm</c> with
+    /// <see cref="AttestationClientOptions.TdxApiVersion"/>. The token is validated against the pinned instance as
+    /// for SGX, must say <c>x-ms-attestation-type: tdxvm</c>, and its TDX claims must be well formed.
+    /// </summary>
+    /// <exception cref="AttestationException">The service refused the request.</exception>
+    /// <exception cref="AttestationTokenValidationException">The returned token is not valid for the pinned instance, or is not a well-formed TDX token.</exception>
+    public async Task<AttestationResponse<TdxAttestationResult>> AttestTdxVmAsync(AttestationRequest request, CancellationToken cancellationToken = default)
+    {
+        var token = await SendAttestAsync(AttestationType.TdxVm, request, cancellationToken).ConfigureAwait(false);
+        var result = TdxClaims.Read(token.Claims);
+        CheckNonce(request, result.Nonce);
+        return new AttestationResponse<TdxAttestationResult>(result, token);
+    }
+
+    /// <summary>
+    /// Attests evidence of <paramref name="type"/> and reads the SGX claims (for <see cref="AttestationType.TdxVm"/>
+    /// prefer <see cref="AttestTdxVmAsync"/>, which reads the TDX claims).
+    /// </summary>
     /// <exception cref="AttestationException">The service refused the request.</exception>
     /// <exception cref="AttestationTokenValidationException">The returned token is not valid for the pinned instance.</exception>
     public async Task<AttestationResponse<AttestationResult>> AttestAsync(AttestationType type, AttestationRequest request, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(request);
-        if (request.Evidence.IsEmpty)
-        {
-            throw new ArgumentException("the evidence is empty", nameof(request));
-        }
-
-        using var content = new ByteArrayContent(RequestBody(type, request));
-        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-        var text = await _connection.SendForTokenAsync(HttpMethod.Post, "/attest/" + type, content, _credential, cancellationToken).ConfigureAwait(false);
-        var token = request.DraftPolicyForAttestation is null
-            ? await _connection.ValidateOrThrowAsync(text, cancellationToken).ConfigureAwait(false)
-            : await _connection.ValidateDraftAnswerAsync(text, cancellationToken).ConfigureAwait(false);
+        var token = await SendAttestAsync(type, request, cancellationToken).ConfigureAwait(false);
         var result = ReadResult(token.Claims);
-        if (request.Nonce is not null && !string.Equals(result.Nonce, request.Nonce, StringComparison.Ordinal))
-        {
-            throw new AttestationTokenValidationException("UnexpectedContent", $"the token's nonce '{result.Nonce ?? "(absent)"}' is not the nonce sent");
-        }
-
+        CheckNonce(request, result.Nonce);
         return new AttestationResponse<AttestationResult>(result, token);
     }
 
@@ -105,6 +108,31 @@ public sealed class AttestationClient : IDisposable
 
     /// <inheritdoc />
     public void Dispose() => _connection.Dispose();
+
+    private static void CheckNonce(AttestationRequest request, string? nonce)
+    {
+        if (request.Nonce is not null && !string.Equals(nonce, request.Nonce, StringComparison.Ordinal))
+        {
+            throw new AttestationTokenValidationException("UnexpectedContent", $"the token's nonce '{nonce ?? "(absent)"}' is not the nonce sent");
+        }
+    }
+
+    private async Task<AttestationToken> SendAttestAsync(AttestationType type, AttestationRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (request.Evidence.IsEmpty)
+        {
+            throw new ArgumentException("the evidence is empty", nameof(request));
+        }
+
+        using var content = new ByteArrayContent(RequestBody(type, request));
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        var apiVersion = type == AttestationType.TdxVm ? _connection.Options.TdxApiVersion : null;
+        var text = await _connection.SendForTokenAsync(HttpMethod.Post, "/attest/" + type, content, _credential, cancellationToken, apiVersion).ConfigureAwait(false);
+        return request.DraftPolicyForAttestation is null
+            ? await _connection.ValidateOrThrowAsync(text, cancellationToken).ConfigureAwait(false)
+            : await _connection.ValidateDraftAnswerAsync(text, cancellationToken).ConfigureAwait(false);
+    }
 
     internal static byte[] RequestBody(AttestationType type, AttestationRequest request)
     {

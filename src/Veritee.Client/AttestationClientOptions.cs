@@ -11,11 +11,23 @@ public sealed record AttestationClientOptions
     /// <summary>The api-version sent when none is chosen (MAA's current GA version).</summary>
     public const string DefaultApiVersion = "2022-08-01";
 
+    /// <summary>The api-version sent to <c>/attest/TdxVm</c> when none is chosen (the first GA version with TdxVm).</summary>
+    public const string DefaultTdxApiVersion = "2025-06-01";
+
+    /// <summary>The api-version Microsoft's CVM attestation tools send to <c>/attest/TdxVm</c> (not in the published specs).</summary>
+    public const string CvmToolsTdxApiVersion = "2023-04-01-preview";
+
     /// <summary>The largest accepted clock skew (the token validator refuses more).</summary>
     public static readonly TimeSpan MaximumClockSkew = Veritee.Tokens.MaaTokenValidationOptions.MaximumClockSkew;
 
     /// <summary>The <c>api-version</c> query parameter (default <see cref="DefaultApiVersion"/>).</summary>
     public string ApiVersion { get; init; } = DefaultApiVersion;
+
+    /// <summary>
+    /// The <c>api-version</c> of <c>POST /attest/TdxVm</c> (default <see cref="DefaultTdxApiVersion"/>; MAA serves TdxVm
+    /// only from 2023-04-01-preview on). <see cref="CvmToolsTdxApiVersion"/> sends what Microsoft's CVM tools send.
+    /// </summary>
+    public string TdxApiVersion { get; init; } = DefaultTdxApiVersion;
 
     /// <summary>
     /// An HttpClient to send requests with (its lifetime stays with the caller). When null the client creates its own,
@@ -49,9 +61,14 @@ public sealed record AttestationClientOptions
 
     internal void Check()
     {
-        if (string.IsNullOrWhiteSpace(ApiVersion) || ApiVersion.Any(c => !(char.IsAsciiLetterOrDigit(c) || c == '-' || c == '.')))
+        if (!IsApiVersionToken(ApiVersion))
         {
             throw new ArgumentException("api-version must be a non-empty token such as 2022-08-01", nameof(ApiVersion));
+        }
+
+        if (!IsApiVersionToken(TdxApiVersion))
+        {
+            throw new ArgumentException("the TdxVm api-version must be a non-empty token such as 2025-06-01", nameof(TdxApiVersion));
         }
 
         if (ClockSkew < TimeSpan.Zero || ClockSkew > MaximumClockSkew)
@@ -66,6 +83,9 @@ public sealed record AttestationClientOptions
 
         ArgumentNullException.ThrowIfNull(TimeProvider);
     }
+
+    private static bool IsApiVersionToken(string? version) =>
+        !string.IsNullOrWhiteSpace(version) && version.All(c => char.IsAsciiLetterOrDigit(c) || c == '-' || c == '.');
 }
 
 /// <summary>

@@ -86,10 +86,10 @@ internal sealed class MaaConnection : IDisposable
         _keysLock.Dispose();
     }
 
-    /// <summary>Sends a request to <c>{instance}{path}?api-version=…</c> and returns the <c>token</c> of the <c>{"token": …}</c> answer.</summary>
-    public async Task<string> SendForTokenAsync(HttpMethod method, string path, HttpContent? content, AttestationCredential? credential, CancellationToken cancellationToken)
+    /// <summary>Sends a request to <c>{instance}{path}?api-version=…</c> (the options' version unless <paramref name="apiVersion"/> is given) and returns the <c>token</c> of the <c>{"token": …}</c> answer.</summary>
+    public async Task<string> SendForTokenAsync(HttpMethod method, string path, HttpContent? content, AttestationCredential? credential, CancellationToken cancellationToken, string? apiVersion = null)
     {
-        var url = Instance + path + "?api-version=" + Uri.EscapeDataString(_options.ApiVersion);
+        var url = Instance + path + "?api-version=" + Uri.EscapeDataString(apiVersion ?? _options.ApiVersion);
         var (_, body) = await SendAsync(method, url, content, "application/json", credential, cancellationToken).ConfigureAwait(false);
         try
         {

@@ -12,6 +12,9 @@ public enum AttestationType
 
     /// <summary>An Open Enclave report (16-byte OE header followed by the SGX quote).</summary>
     OpenEnclave,
+
+    /// <summary>An Intel TDX quote (v4 or v5) of a trust domain (<c>POST /attest/TdxVm</c>, api-version 2023-04-01-preview and later).</summary>
+    TdxVm,
 }
 
 /// <summary>Data bound to the evidence (<c>runtimeData</c> / <c>initTimeData</c>): bytes, sent as <c>Binary</c> or <c>JSON</c>.</summary>
@@ -22,7 +25,7 @@ public sealed record AttestationData(ReadOnlyMemory<byte> Data, bool IsJson = fa
 /// <summary>One attest request.</summary>
 public sealed record AttestationRequest
 {
-    /// <summary>The quote (SgxEnclave) or the Open Enclave report (OpenEnclave).</summary>
+    /// <summary>The quote (SgxEnclave, TdxVm) or the Open Enclave report (OpenEnclave).</summary>
     public required ReadOnlyMemory<byte> Evidence { get; init; }
 
     /// <summary>Runtime data (enclave-held data), or null.</summary>

@@ -145,6 +145,24 @@ public sealed record TdInfo
         };
     }
 
+    /// <summary>
+    /// Makes a TD evidence file on a TD: binds <paramref name="runtimeData"/> as <see cref="ReportDataFor"/> (SHA-256
+    /// followed by 32 zero bytes, the configfs-tsm <c>inblob</c>), asks <paramref name="source"/> (e.g.
+    /// <see cref="QuoteSources.SelectTd"/>) for the quote and reads every measurement from it.
+    /// </summary>
+    /// <exception cref="QuoteSourceException">The source failed or did not return a TD quote.</exception>
+    public static TdInfo FromSource(IQuoteSource source, ReadOnlySpan<byte> runtimeData, bool runtimeDataIsJson)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        var evidence = source.GetQuote(ReportDataFor(runtimeData));
+        if (evidence.TeeType != TeeType.Tdx)
+        {
+            throw new QuoteSourceException($"{source.Name} ({source.Location}) returned a {evidence.TeeType} quote, not a TD quote");
+        }
+
+        return FromQuote(evidence.Quote, runtimeData, runtimeDataIsJson);
+    }
+
     /// <summary>True when <paramref name="json"/> is a JSON object whose <c>Type</c> is <see cref="TdxType"/> (false for anything else, including malformed JSON).</summary>
     public static bool IsTdInfo(ReadOnlySpan<byte> json)
     {

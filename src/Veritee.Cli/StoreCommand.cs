@@ -30,6 +30,7 @@ internal static class StoreCommand
             command.Options.Add(option);
         }
 
+        command.SetAction(VeriteeCommand.Guard(parse =>
         {
             var options = new ServiceOptions
             {

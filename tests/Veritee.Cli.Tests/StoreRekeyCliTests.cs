@@ -1,0 +1,67 @@
+using System.Security.Cryptography;
+using Veritee.Service;
+
+namespace Veritee.Cli.Tests;
+
+/// <summary><c>veritee store rekey</c> as an operator runs it: key files in, one line out, exit codes.</summary>
+public sealed class StoreRekeyCliTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("veritee-cli-rekey-").FullName;
+
+    public void Dispose()
+    {
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    private string KeyFile(string name, byte[] key)
+    {
+        var path = Path.Combine(_dir, name);
+        File.WriteAllText(path, Convert.ToHexStringLower(key) + "\n");
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+
+        return path;
+    }
+
+    private async Task<string> StartOnce(string data, byte[] kek)
+    {
+        var app = await VeriteeServer.BuildAsync(new ServiceOptions { InstanceUrl = "https://attest.example", DataDirectory = data, KeyEncryptionKey = kek }, "http://127.0.0.1:0");
+        await using (app.ConfigureAwait(false))
+        {
+            return ((InstanceSigningKey)app.Services.GetService(typeof(InstanceSigningKey))!).Kid;
+        }
+    }
+
+    [Fact]
+    public async Task Rekey_reseals_under_the_new_key_and_says_to_restart_the_nodes()
+    {
+        var data = Path.Combine(_dir, "data");
+        var oldKek = RandomNumberGenerator.GetBytes(32);
+        var newKek = RandomNumberGenerator.GetBytes(32);
+        var kid = await StartOnce(data, oldKek);
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+
+        var r = CliProcessTests.Veritee("store", "rekey", "--data", data, "--key-encryption-key-file", KeyFile("old.key", oldKek), "--new-key-encryption-key-file", KeyFile("new.key", newKek));
+
+        Assert.True(r.Exit == 0, r.Out + r.Err);
+        Assert.Contains($"(kid {kid}) is sealed under the new key-encryption key; restart every node with it", r.Out, StringComparison.Ordinal);
+        Assert.Equal(kid, await StartOnce(data, newKek));
+    }
+
+    [Fact]
+    public async Task A_wrong_old_key_is_one_line_and_exit_2()
+    {
+        var data = Path.Combine(_dir, "data");
+        await StartOnce(data, RandomNumberGenerator.GetBytes(32));
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+
+        var r = CliProcessTests.Veritee("store", "rekey", "--data", data, "--key-encryption-key-file", KeyFile("wrong.key", RandomNumberGenerator.GetBytes(32)), "--new-key-encryption-key-file", KeyFile("new.key", RandomNumberGenerator.GetBytes(32)));
+
+        Assert.Equal(2, r.Exit);
+        var line = Assert.Single(r.Err.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("veritee: the old key-encryption key does not open the stored instance key", line, StringComparison.Ordinal);
+    }
+}

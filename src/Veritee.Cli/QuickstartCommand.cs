@@ -13,8 +13,8 @@ namespace Veritee.Cli;
 /// <summary>
 /// <c>veritee quickstart</c>: the whole samples flow on embedded defaults, in one process: a local MAA-compatible
 /// service on a free loopback port (SQLite in a temporary folder), a simulated SGX platform, the samples' four
-/// enclave.info files, attestation of each, token validation against the service's pinned /certs, the comparison
-/// and the samples' report.
+/// enclave.info files and one TD (td.info.json) on the same platform, attestation of each, token validation against
+/// the service's pinned /certs, the comparison and the samples' report.
 /// </summary>
 internal static class QuickstartCommand
 {
@@ -22,7 +22,7 @@ internal static class QuickstartCommand
     {
         var details = new Option<bool>("--details") { Description = "Show both values of every check." };
         var keep = new Option<bool>("--keep") { Description = "Keep the temporary folder (platform, quotes, store) and print where it is; without it the folder is removed at the end." };
-        var command = new Command("quickstart", "Run the whole attestation flow on embedded defaults: local service, simulated enclave, attest, validate, report. Exit 0 when all four enclaves pass.");
+        var command = new Command("quickstart", "Run the whole attestation flow on embedded defaults: local service, simulated SGX enclaves and a simulated TDX TD, attest, validate, report. Exit 0 when the four enclaves and the TD pass.");
         command.Options.Add(details);
         command.Options.Add(keep);
         command.SetAction(VeriteeCommand.Guard(parse => RunAsync(io, parse.GetValue(details), parse.GetValue(keep)).GetAwaiter().GetResult()));
@@ -55,10 +55,11 @@ internal static class QuickstartCommand
             await app.StartAsync().ConfigureAwait(false);
             try
             {
-                Step(2, $"Simulated SGX platform ready in {platformFolder}");
-                Step(3, $"Generating the samples' four enclave.info files in {quotes}");
+                Step(2, $"Simulated SGX and TDX platform ready in {platformFolder}");
+                Step(3, $"Generating the samples' four enclave.info files and one {TdInfo.DefaultFileName} in {quotes}");
                 Directory.CreateDirectory(quotes);
                 var files = new List<(string Name, EnclaveInfo Info)>();
+                TdInfo td;
                 using (var platform = SimulatedPlatform.Load(platformFolder))
                 {
                     var release = new SimulatedEnclave
@@ -72,9 +73,15 @@ internal static class QuickstartCommand
                         await File.WriteAllTextAsync(Path.Combine(quotes, name), info.ToJson()).ConfigureAwait(false);
                         files.Add((name, info));
                     }
+
+                    // The TD binds its runtime data (here a JSON document, as Azure's paravisor does) like the enclaves bind their EHD.
+                    var runtime = System.Text.Encoding.UTF8.GetBytes("{\"nonce\":\"" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)) + "\"}");
+                    var quote = platform.TdQuote(SimulatedTd.CreateDefault(), TdInfo.ReportDataFor(runtime));
+                    td = TdInfo.FromQuote(quote, runtime, runtimeDataIsJson: true);
+                    td.Save(Path.Combine(quotes, TdInfo.DefaultFileName));
                 }
 
-                Step(4, "Attesting each file (POST /attest/SgxEnclave) and validating the token with keys from the service's /certs");
+                Step(4, "Attesting each file (POST /attest/SgxEnclave, /attest/TdxVm) and validating the token with keys from the service's /certs");
                 using var client = new AttestationClient(new Uri(url));
                 var passed = 0;
                 var reports = new List<(string Name, EnclaveInfoReport Report)>();
@@ -85,6 +92,8 @@ internal static class QuickstartCommand
                     passed += report.AllPassed ? 1 : 0;
                 }
 
+                var tdReport = await TdInfoComparison.AttestAsync(client, td).ConfigureAwait(false);
+
                 Step(5, "Report");
                 foreach (var (name, report) in reports)
                 {
@@ -94,10 +103,15 @@ internal static class QuickstartCommand
                 }
 
                 io.Out.WriteLine();
+                io.Out.WriteLine("== " + TdInfo.DefaultFileName);
+                AttestCommand.PrintTdReport(io.Out, tdReport, url, withDetails);
+
+                io.Out.WriteLine();
                 io.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"quickstart: {passed} of {files.Count} enclaves attested, validated and matched in {clock.Elapsed.TotalSeconds:F1} s"));
-                io.Out.WriteLine("Next: 'veritee genquote --simulate --out DIR', 'veritee serve --simulation' and 'veritee attest DIR/enclave.info.release.json --endpoint http://127.0.0.1:5080' do the same with files you keep.");
-                return passed == files.Count ? ExitCodes.Ok : ExitCodes.Negative;
+                io.Out.WriteLine($"quickstart: the TD {(tdReport.AllPassed ? "was" : "was NOT")} attested, validated and matched (MRTD, RTMRs, attributes, runtime data)");
+                io.Out.WriteLine("Next: 'veritee genquote --simulate --out DIR' (or --tdx), 'veritee serve --simulation' and 'veritee attest DIR/enclave.info.release.json --endpoint http://127.0.0.1:5080' (or DIR/td.info.json) do the same with files you keep.");
+                return passed == files.Count && tdReport.AllPassed ? ExitCodes.Ok : ExitCodes.Negative;
             }
             finally
             {

@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using Veritee.Enclave;
 
 namespace Veritee.Cli.Tests;
 
@@ -16,7 +17,7 @@ public class QuickstartCliTests
     private static string Folder(string output) => Regex.Match(output, @"\(SQLite in (?<dir>\S+), simulation on\)").Groups["dir"].Value;
 
     [Fact]
-    public void Quickstart_attests_validates_and_matches_all_four_sample_enclaves()
+    public void Quickstart_attests_validates_and_matches_all_four_sample_enclaves_and_one_TD()
     {
         var (exit, output, error) = Run("quickstart", "--details");
         Assert.True(exit == 0, output + error);
@@ -27,6 +28,10 @@ public class QuickstartCliTests
         }
 
         Assert.Equal(4, output.Split("PASSED (all 6 checks)").Length - 1);
+        Assert.Contains("== td.info.json", output, StringComparison.Ordinal);
+        Assert.Contains("Attestation type                   : tdxvm", output, StringComparison.Ordinal);
+        Assert.Contains("PASSED (all 13 checks)", output, StringComparison.Ordinal);
+        Assert.Contains("quickstart: the TD was attested, validated and matched", output, StringComparison.Ordinal);
         Assert.DoesNotMatch(@"match\s+: False", output);
         Assert.Contains("Simulated platform", output, StringComparison.Ordinal);
 
@@ -47,6 +52,7 @@ public class QuickstartCliTests
             Assert.True(exit == 0, output + error);
             Assert.EndsWith($"Kept {folder} (platform, quotes, data): delete it when done.", output.TrimEnd(), StringComparison.Ordinal);
             Assert.True(File.Exists(Path.Combine(folder, "quotes", "enclave.info.release.json")));
+            Assert.Empty(TdInfo.Load(Path.Combine(folder, "quotes", "td.info.json")).Inconsistencies());
         }
         finally
         {

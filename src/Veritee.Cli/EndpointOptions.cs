@@ -200,7 +200,7 @@ internal sealed class AttestationTypeOption
     {
         Positional = new("TYPE")
         {
-            Description = "Attestation type: SgxEnclave or OpenEnclave (or --type).",
+            Description = "Attestation type: SgxEnclave, OpenEnclave or TdxVm (or --type).",
             Arity = ArgumentArity.ZeroOrOne,
             CustomParser = result =>
             {
@@ -223,7 +223,7 @@ internal sealed class AttestationTypeOption
 
     public Argument<string?> Positional { get; }
 
-    public Option<string?> Named { get; } = new("--type") { Description = "Attestation type: SgxEnclave or OpenEnclave (same as TYPE)." };
+    public Option<string?> Named { get; } = new("--type") { Description = "Attestation type: SgxEnclave, OpenEnclave or TdxVm (same as TYPE)." };
 
     public void AddTo(Command command)
     {
@@ -235,7 +235,7 @@ internal sealed class AttestationTypeOption
             var named = result.GetValue(Named);
             if (positional is null && named is null)
             {
-                result.AddError("an attestation type is required: SgxEnclave or OpenEnclave");
+                result.AddError("an attestation type is required: SgxEnclave, OpenEnclave or TdxVm");
             }
             else if (positional is not null && named is not null && !string.Equals(positional, named, StringComparison.OrdinalIgnoreCase))
             {
@@ -247,12 +247,13 @@ internal sealed class AttestationTypeOption
     public AttestationType Read(ParseResult parse) => Parse(parse.GetValue(Positional) ?? parse.GetValue(Named)!);
 
     public static AttestationType Parse(string text) =>
-        TryParse(text) ?? throw new CliException($"attestation type '{text}' is not SgxEnclave or OpenEnclave");
+        TryParse(text) ?? throw new CliException($"attestation type '{text}' is not SgxEnclave, OpenEnclave or TdxVm");
 
     private static AttestationType? TryParse(string text) => text.ToUpperInvariant() switch
     {
         "SGXENCLAVE" => AttestationType.SgxEnclave,
         "OPENENCLAVE" => AttestationType.OpenEnclave,
+        "TDXVM" => AttestationType.TdxVm,
         _ => null,
     };
 }

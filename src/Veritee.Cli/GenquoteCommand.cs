@@ -165,8 +165,8 @@ internal static class GenquoteCommand
         string what;
         if (!request.Simulate)
         {
-            // Real TD guests: configfs-tsm (Linux 6.7+); its errors name the path it looked at.
-            var evidence = new ConfigfsTsmQuoteSource().GetQuote(reportData);
+            // Real TD guests: configfs-tsm (Linux 6.7+); with only /dev/tdx_guest the error says why that cannot quote.
+            var evidence = QuoteSources.SelectTd().GetQuote(reportData);
             (quote, what) = (evidence.Quote, evidence.Source);
         }
         else

@@ -294,6 +294,23 @@ public sealed class AttestCliTests(CliServiceFixture service) : IClassFixture<Cl
     }
 
     [Fact]
+    public void A_TdxVm_policy_is_set_got_and_reset_by_name()
+    {
+        const string Policy = "version= 1.2;authorizationrules{[type==\"tdx_td_attributes_debug\", value==false] => permit();};issuancerules{};";
+        var file = Path.Combine(_dir, "tdx-policy.txt");
+        File.WriteAllText(file, Policy);
+
+        var set = Admin("policy", "set", "TdxVm", file);
+        Assert.True(set.Exit == 0, set.Out + set.Err);
+        Assert.Contains("TdxVm policy Updated", set.Out, StringComparison.Ordinal);
+        Assert.Equal(Policy, Admin("policy", "get", "tdxvm").Out.TrimEnd());
+
+        var reset = Admin("policy", "reset", "--type", "TdxVm");
+        Assert.True(reset.Exit == 0, reset.Out + reset.Err);
+        Assert.DoesNotContain("tdx_td_attributes_debug", Admin("policy", "get", "TdxVm").Out, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_signed_policy_names_its_signer()
     {
         Assert.Equal(0, Run("cert", "create", "--key", Path.Combine(_dir, "s.key"), "--cert", Path.Combine(_dir, "s.crt"), "--subject", "CN=Veritee CLI attest signer", "--days", "7").Exit);

@@ -67,7 +67,7 @@ public sealed class CliProcessTests : IDisposable
     [InlineData("verify: unknown option '--frob'", "verify", "QUOTE", "--collateral", "CASE", "--frob")]
     [InlineData("token: unknown command 'frob'", "token", "frob")]
     [InlineData("policy get: an attestation type is required", "policy", "get", "--endpoint", "http://127.0.0.1:9")]
-    [InlineData("attestation type 'Tpm' is not SgxEnclave or OpenEnclave", "policy", "get", "Tpm", "--endpoint", "http://127.0.0.1:9", "--admin-token", "x")]
+    [InlineData("attestation type 'Tpm' is not SgxEnclave, OpenEnclave or TdxVm", "policy", "get", "Tpm", "--endpoint", "http://127.0.0.1:9", "--admin-token", "x")]
     public void Usage_errors_are_one_line_on_stderr_with_exit_2(string expected, params string[] args)
     {
         var r = Veritee(args.Select(a => a switch { "QUOTE" => Path.Combine(Case, "quote.bin"), "CASE" => Case, _ => a }).ToArray());

@@ -211,7 +211,12 @@ public static partial class VeriteeServer
             : null;
     }
 
-    private static string Clip(string value) => SafePath(value.Length <= 60 ? value : value[..60] + "…");
+    /// <summary>A query value as an error message quotes it: at most 60 characters, control characters replaced.</summary>
+    private static string Clip(string value)
+    {
+        var clipped = value.Length <= 60 ? value : value[..60] + "…";
+        return string.Concat(clipped.Select(c => char.IsControl(c) ? '?' : c));
+    }
 
     [LoggerMessage(EventId = 300, EventName = "ManagementOperation", Level = LogLevel.Information,
         Message = "audit {Operation} {AttestationType} {Outcome} error={ErrorCode} caller={Caller} signer={Signer} trust-model={TrustModel} old-policy-hash={OldPolicyHash} new-policy-hash={NewPolicyHash} certificate={CertificateThumbprint} request-id={RequestId} client={Client}")]

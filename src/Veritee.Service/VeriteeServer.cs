@@ -88,6 +88,11 @@ public static partial class VeriteeServer
             throw new ArgumentException("rate and concurrency limits must not be negative");
         }
 
+        if (options.MaxRefusedAuditRecords < 1)
+        {
+            throw new ArgumentException("--audit-max-refused must be positive");
+        }
+
         if (options.SimulationCollateralDirectory is { } sim && !File.Exists(Path.Combine(sim, "trust_anchor.pem")))
         {
             throw new ArgumentException($"--simulation-collateral: folder {sim} has no trust_anchor.pem");

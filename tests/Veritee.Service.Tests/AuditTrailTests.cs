@@ -309,6 +309,31 @@ public abstract class AuditTrailTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_body_over_the_management_limit_is_recorded_as_RequestEntityTooLarge()
+    {
+        var node = await StartNode(o => o with { MaxManagementRequestBodyBytes = 1024 });
+        var (status, body, _) = await Call(node, HttpMethod.Put, "/policies/SgxEnclave?" + Api, PolicyJws.CreateUnsigned(Policy + new string(' ', 4096)));
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, status);
+        var record = Assert.Single((await Audit(node)).Records);
+        Assert.Equal("RequestEntityTooLarge", S(record, "errorCode"));
+        Assert.Equal(AdminFingerprint, S(record, "caller"));
+        Assert.Equal("RequestEntityTooLarge", S(body["error"], "code"));
+    }
+
+    [Fact]
+    public async Task Reading_the_trail_counts_against_the_per_client_rate_limit()
+    {
+        var node = await StartNode(o => o with { PerClientRequestsPerSecond = 2 });
+        var statuses = new List<HttpStatusCode>();
+        for (var i = 0; i < 20; i++)
+        {
+            statuses.Add((await Call(node, HttpMethod.Get, "/audit?" + Api)).Status);
+        }
+
+        Assert.Contains(HttpStatusCode.TooManyRequests, statuses);
+    }
+
+    [Fact]
     public async Task A_refused_attempt_whose_record_cannot_be_written_keeps_its_4xx()
     {
         CountingStore? store = null;

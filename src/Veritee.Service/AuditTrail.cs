@@ -89,6 +89,14 @@ public static partial class VeriteeServer
             var logger = AuditLogger(services);
             LogAudit(logger, record);
             var stored = true;
+
+            // A store that just failed the operation itself cannot take its record either: the log event stands for it.
+            if (failure is Microsoft.Data.Sqlite.SqliteException or Npgsql.NpgsqlException or TimeoutException)
+            {
+                services.GetRequiredService<ServiceTelemetry>().Audited(AuditRecord.Refused, stored: false);
+                return;
+            }
+
             try
             {
                 using var timeout = new CancellationTokenSource(RefusedWriteTimeout);

@@ -130,7 +130,8 @@ public sealed class AdminAuthorizer : IDisposable
         return "oidc:" + Clip(subject) + "@" + Clip(parameters.ValidIssuer ?? "?");
     }
 
-    private static string Clip(string value) => value.Length <= 200 ? value : value[..200];
+    /// <summary>At most 200 characters, control characters replaced: the caller is stored and logged.</summary>
+    private static string Clip(string value) => string.Concat((value.Length <= 200 ? value : value[..200]).Select(c => char.IsControl(c) ? '?' : c));
 
     private bool HasAdminRole(System.Security.Claims.ClaimsIdentity identity)
     {

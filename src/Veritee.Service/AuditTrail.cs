@@ -204,19 +204,30 @@ public static partial class VeriteeServer
         ["client"] = record.Client,
     };
 
-    /// <summary>An RFC 3339 date-time (<c>T</c> or space, <c>Z</c> or a numeric offset, optional fraction), or null.</summary>
+    /// <summary>
+    /// An RFC 3339 date-time (<c>T</c> or space, <c>Z</c> or a numeric offset, optional fraction), or null. A <c>+</c>
+    /// offset typed unescaped in a URL arrives as a space and is read as <c>+</c>.
+    /// </summary>
     internal static DateTimeOffset? ParseRfc3339(string text)
     {
-        if (text.Length is < 20 or > 40 || text[10] is not ('T' or 't' or ' ') ||
-            !(text.EndsWith('Z') || text.EndsWith('z') || text[^6] is '+' or '-'))
+        if (text.Length is < 20 or > 40)
         {
             return null;
         }
 
-        return DateTimeOffset.TryParse(text.Replace(' ', 'T'), CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal, out var value) &&
-            text.AsSpan(0, 10).IndexOfAnyExceptInRange('-', '9') < 0 && text[4] == '-' && text[7] == '-'
-            ? value
-            : null;
+        if (text[^6] == ' ')
+        {
+            text = string.Concat(text.AsSpan(0, text.Length - 6), "+", text.AsSpan(text.Length - 5));
+        }
+
+        if (text[10] is not ('T' or 't' or ' ') || !(text[^1] is 'Z' or 'z' || (text[^6] is '+' or '-' && text[^3] == ':')) ||
+            text[4] != '-' || text[7] != '-' || text.AsSpan(0, 10).IndexOfAnyExceptInRange('-', '9') >= 0)
+        {
+            return null;
+        }
+
+        var normalized = string.Concat(text.AsSpan(0, 10), "T", text.AsSpan(11));
+        return DateTimeOffset.TryParse(normalized, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal, out var value) ? value : null;
     }
 
     /// <summary>A query value as an error message quotes it: at most 60 characters, control characters replaced.</summary>

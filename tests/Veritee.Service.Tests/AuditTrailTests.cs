@@ -236,6 +236,9 @@ public abstract class AuditTrailTests : IAsyncLifetime
         Assert.Equal("succeeded", S(Assert.Single(since), "outcome"));
         var (offset, _, _) = await Audit(node, "&since=" + Uri.EscapeDataString(ServiceFixture.PinnedTime.ToOffset(TimeSpan.FromHours(2)).ToString("yyyy-MM-dd'T'HH:mm:sszzz", System.Globalization.CultureInfo.InvariantCulture)));
         Assert.Equal(6, offset.Count);
+        // "+" typed unescaped in a URL arrives as a space; it is still the offset.
+        Assert.Equal(6, (await Audit(node, "&since=2022-05-11T23:00:00+00:00")).Records.Count);
+        Assert.Single((await Audit(node, "&since=2022-05-12 01:50:00+02:00")).Records);
         var (sincePaged, _, sinceBody) = await Audit(node, "&limit=1&since=" + Uri.EscapeDataString("2022-05-11T23:00:00+00:00"));
         Assert.Single(sincePaged);
         Assert.Contains("since=", sinceBody["nextLink"]!.GetValue<string>(), StringComparison.Ordinal);
@@ -247,6 +250,8 @@ public abstract class AuditTrailTests : IAsyncLifetime
     [InlineData("&limit=ten", "limit")]
     [InlineData("&since=yesterday", "since")]
     [InlineData("&since=2022-05-11", "since")]
+    [InlineData("&since=2022-05-11T23:00:00", "since")]
+    [InlineData("&since=2022-05-11T23:00:00%2B0200", "since")]
     [InlineData("&after=-1", "after")]
     public async Task Bad_parameters_are_400_InvalidParameter_naming_the_parameter(string query, string parameter)
     {

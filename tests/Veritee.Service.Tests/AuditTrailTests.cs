@@ -314,6 +314,30 @@ public abstract class AuditTrailTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Each_operation_is_one_structured_log_event_with_the_record_fields_and_no_secret()
+    {
+        var logs = new CapturingLoggerProvider();
+        var node = await StartNode(o => o with { LoggerProviders = [logs] });
+        var policy = PolicyJws.CreateUnsigned(Policy);
+        var (_, _, setId) = await Call(node, HttpMethod.Put, "/policies/SgxEnclave?" + Api, policy);
+        var (_, _, refusedId) = await Call(node, HttpMethod.Put, "/policies/SgxEnclave?" + Api, policy, bearer: "wrong-token");
+
+        var events = logs.Entries.Where(e => e.Category == "Veritee.Service.Audit").ToList();
+        Assert.Equal(2, events.Count);
+        string? Field(int i, string name) => events[i].Fields.Single(f => f.Key == name).Value as string;
+        Assert.Equal(["succeeded", "refused"], events.Select((_, i) => Field(i, "Outcome")));
+        Assert.Equal([setId, refusedId], events.Select((_, i) => Field(i, "RequestId")));
+        Assert.Equal(PolicyJws.PolicyHash(Policy), Field(0, "NewPolicyHash"));
+        Assert.Equal(PolicyJws.PolicyHash(DefaultPolicies.Sgx), Field(0, "OldPolicyHash"));
+        Assert.Equal(AdminFingerprint, Field(0, "Caller"));
+        Assert.Equal("Unauthorized", Field(1, "ErrorCode"));
+        foreach (var secret in new[] { Policy, policy, ServiceFixture.AdminToken, "wrong-token" })
+        {
+            Assert.DoesNotContain(logs.Entries, e => e.Message.Contains(secret, StringComparison.Ordinal));
+        }
+    }
+
+    [Fact]
     public async Task A_body_over_the_management_limit_is_recorded_as_RequestEntityTooLarge()
     {
         var node = await StartNode(o => o with { MaxManagementRequestBodyBytes = 1024 });

@@ -42,6 +42,7 @@ internal static class ServeCommand
         var requestTimeout = new Option<double>("--request-timeout") { Description = "Seconds a request may take before 503 RequestTimeout; 0: no limit.", DefaultValueFactory = _ => defaults.RequestTimeout!.Value.TotalSeconds };
         var maxAttestBody = new Option<int>("--max-attest-body-kib") { Description = "Largest attestation request body in KiB.", DefaultValueFactory = _ => (int)(defaults.MaxRequestBodyBytes / 1024) };
         var maxManagementBody = new Option<int>("--max-management-body-kib") { Description = "Largest policy/certificate management request body in KiB.", DefaultValueFactory = _ => (int)(defaults.MaxManagementRequestBodyBytes / 1024) };
+        var auditMaxRefused = new Option<int>("--audit-max-refused") { Description = "Refused management attempts kept in the audit trail; beyond it each new one deletes the oldest refused record (succeeded changes are always kept).", DefaultValueFactory = _ => defaults.MaxRefusedAuditRecords };
         var trustedProxies = new Option<string[]>("--trusted-proxy") { Description = "IP address of a reverse proxy (e.g. nginx) whose X-Forwarded-For names the client for rate limits and logs; repeat for more. Default: none, the header is ignored." };
         var metrics = new Option<string>("--metrics") { Description = "Prometheus scrape endpoint: on (at /metrics), off, or a path such as /internal/metrics.", DefaultValueFactory = _ => "on" };
         var otlp = new Option<string?>("--otlp-endpoint") { Description = "OpenTelemetry collector (OTLP/gRPC, e.g. http://127.0.0.1:4317) for traces and metrics; default: no traces." };
@@ -51,7 +52,7 @@ internal static class ServeCommand
         var logClientAddress = new Option<string>("--log-client-address") { Description = "Client addresses in request logs: hash (a per-process keyed hash: one client's requests correlate, the address is not kept), on (the address) or off.", DefaultValueFactory = _ => "hash" };
         var command = new Command("serve", "Run the MAA-compatible attestation service (attest, policies, /certs, OpenID metadata).");
         var policyOptions = new ServePolicyOptions();
-        foreach (var option in new Option[] { urls, data, instance, storeKind, connection, trust, signers, admin, authority, audience, roles, acceptTcb, collateral, collateralService, rootCrl, fetchTimeout, pcsKey, simulation, platform, simulationCollateral, tlsCert, tlsKey, kekFile, instanceKey, instanceKeyPassword, rateLimit, rateBurst, maxConcurrency, maxQueue, requestTimeout, maxAttestBody, maxManagementBody, trustedProxies, metrics, otlp, logLevel, logFormat })
+        foreach (var option in new Option[] { urls, data, instance, storeKind, connection, trust, signers, admin, authority, audience, roles, acceptTcb, collateral, collateralService, rootCrl, fetchTimeout, pcsKey, simulation, platform, simulationCollateral, tlsCert, tlsKey, kekFile, instanceKey, instanceKeyPassword, rateLimit, rateBurst, maxConcurrency, maxQueue, requestTimeout, maxAttestBody, maxManagementBody, auditMaxRefused, trustedProxies, metrics, otlp, logLevel, logFormat })
         {
             command.Options.Add(option);
         }
@@ -153,6 +154,7 @@ internal static class ServeCommand
                 },
                 MaxRequestBodyBytes = 1024L * Positive(parse.GetValue(maxAttestBody), "--max-attest-body-kib"),
                 MaxManagementRequestBodyBytes = 1024L * Positive(parse.GetValue(maxManagementBody), "--max-management-body-kib"),
+                MaxRefusedAuditRecords = Positive(parse.GetValue(auditMaxRefused), "--audit-max-refused"),
                 TrustedProxies = (parse.GetValue(trustedProxies) ?? []).Select(p => System.Net.IPAddress.TryParse(p, out var ip) ? ip : throw new CliException($"--trusted-proxy: '{p}' is not an IP address")).ToList(),
                 MetricsPath = parse.GetValue(metrics)!.ToUpperInvariant() switch
                 {

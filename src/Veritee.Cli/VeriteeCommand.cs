@@ -64,6 +64,7 @@ internal static class VeriteeCommand
         yield return CertCommand.Create(io);
         yield return TokenCommand.Create(io);
         yield return SignerCommand.Create(io);
+        yield return AuditCommand.Create(io);
         yield return GenquoteCommand.Create(io);
         yield return PlatformCommand.Create(io);
         yield return ServeCommand.Create(io);

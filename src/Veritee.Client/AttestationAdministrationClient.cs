@@ -187,6 +187,37 @@ public sealed class AttestationAdministrationClient : IDisposable
         return new AttestationResponse<PolicyCertificatesModificationResult>(new PolicyCertificatesModificationResult(parsed, thumbprint.ToUpperInvariant()), token);
     }
 
+    /// <summary>
+    /// One page of the instance's audit trail of management operations (<c>GET /audit</c>, a Veritee extension that
+    /// MAA does not have), oldest first. The answer is plain JSON over the pinned endpoint, not a token.
+    /// </summary>
+    /// <param name="since">Only records at or after this time.</param>
+    /// <param name="limit">At most this many records, 1–1000 (the service's default: 100).</param>
+    /// <param name="after">Continue after this record id (<see cref="AuditTrailPage.NextAfter"/> of the previous page).</param>
+    /// <param name="cancellationToken">Cancels the request.</param>
+    /// <exception cref="AttestationException">The service refused the request, or its answer is not an audit page.</exception>
+    public async Task<AuditTrailPage> GetAuditRecordsAsync(DateTimeOffset? since = null, int? limit = null, long? after = null, CancellationToken cancellationToken = default)
+    {
+        var url = new StringBuilder(_connection.Instance).Append("/audit?api-version=").Append(Uri.EscapeDataString(_connection.Options.ApiVersion));
+        if (since is { } s)
+        {
+            url.Append("&since=").Append(Uri.EscapeDataString(s.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.FFFFFFF'Z'", System.Globalization.CultureInfo.InvariantCulture)));
+        }
+
+        if (limit is { } l)
+        {
+            url.Append("&limit=").Append(l.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
+
+        if (after is { } a)
+        {
+            url.Append("&after=").Append(a.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
+
+        var (_, body) = await _connection.SendAsync(HttpMethod.Get, url.ToString(), null, "application/json", _credential, cancellationToken).ConfigureAwait(false);
+        return AuditTrailPage.Parse(body);
+    }
+
     private async Task<AttestationToken> SendAsync(HttpMethod method, string path, HttpContent? content, CancellationToken cancellationToken)
     {
         // MAA serves TdxVm only from api-version 2023-04-01-preview on: its policies go with the TdxVm version.

@@ -46,33 +46,49 @@ public sealed class AdminAuthorizer : IDisposable
     /// <summary>True when some way to authorize is configured.</summary>
     public bool IsConfigured => _options.AdminToken is { Length: > 0 } || _authority is not null;
 
-    /// <summary>Throws 401 unless the request carries a valid bearer token.</summary>
-    public async Task AuthorizeAsync(Microsoft.AspNetCore.Http.HttpContext context)
+    /// <summary>Key in <c>HttpContext.Items</c> of the caller as the audit trail names it (set on success and refusal).</summary>
+    internal const string CallerItem = "veritee.audit.caller";
+
+    /// <summary>
+    /// Throws 401 unless the request carries a valid bearer token; returns the caller as the audit trail names it
+    /// (<c>admin-token:</c> + 16 hex digits of SHA-256 of the token, or <c>oidc:</c> subject <c>@</c> issuer), never the token.
+    /// </summary>
+    public async Task<string> AuthorizeAsync(Microsoft.AspNetCore.Http.HttpContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
         const string Scheme = "Bearer ";
         var header = context.Request.Headers.Authorization.ToString();
         if (!IsConfigured || !header.StartsWith(Scheme, StringComparison.OrdinalIgnoreCase))
         {
+            context.Items[CallerItem] = "anonymous";
             throw new MaaException(HttpStatusCode.Unauthorized, MaaErrorCodes.Unauthorized, "policy management requires an administrator bearer token");
         }
 
+        // A refused token is not fingerprinted: it may be another secret pasted by mistake.
+        context.Items[CallerItem] = "invalid-bearer";
         var token = header[Scheme.Length..].Trim();
         if (_options.AdminToken is { Length: > 0 } expected &&
             CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(token), Encoding.UTF8.GetBytes(expected)))
         {
-            return;
+            return Remember(context, "admin-token:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(token)).AsSpan(0, 8)));
         }
 
-        if (_authority is not null && await ValidateAsync(token, context.RequestAborted).ConfigureAwait(false))
+        if (_authority is not null && await ValidateAsync(token, context.RequestAborted).ConfigureAwait(false) is { } subject)
         {
-            return;
+            return Remember(context, subject);
         }
 
         throw new MaaException(HttpStatusCode.Unauthorized, MaaErrorCodes.Unauthorized, "the bearer token is not valid for this instance");
     }
 
-    private async Task<bool> ValidateAsync(string token, CancellationToken cancellationToken)
+    private static string Remember(Microsoft.AspNetCore.Http.HttpContext context, string caller)
+    {
+        context.Items[CallerItem] = caller;
+        return caller;
+    }
+
+    /// <summary>The caller (<c>oidc:</c> subject <c>@</c> issuer) of a valid access token with an admin role, else null.</summary>
+    private async Task<string?> ValidateAsync(string token, CancellationToken cancellationToken)
     {
         // Waits at most until the request is cancelled (its timeout); 503 when the authority cannot be read.
         var configuration = await _authority!.GetAsync(cancellationToken).ConfigureAwait(false);
@@ -104,8 +120,18 @@ public sealed class AdminAuthorizer : IDisposable
             }
         }
 
-        return result.IsValid && HasAdminRole(result.ClaimsIdentity);
+        if (!result.IsValid || !HasAdminRole(result.ClaimsIdentity))
+        {
+            return null;
+        }
+
+        // Entra ID's object id names the principal stably across applications; sub is per application. Both bounded.
+        var subject = result.ClaimsIdentity.FindFirst("oid")?.Value ?? result.ClaimsIdentity.FindFirst("sub")?.Value ?? "?";
+        return "oidc:" + Clip(subject) + "@" + Clip(parameters.ValidIssuer ?? "?");
     }
+
+    /// <summary>At most 200 characters, control characters replaced: the caller is stored and logged.</summary>
+    private static string Clip(string value) => string.Concat((value.Length <= 200 ? value : value[..200]).Select(c => char.IsControl(c) ? '?' : c));
 
     private bool HasAdminRole(System.Security.Claims.ClaimsIdentity identity)
     {

@@ -154,6 +154,12 @@ public sealed record ServiceOptions
     public long MaxManagementRequestBodyBytes { get; init; } = 256 * 1024;
 
     /// <summary>
+    /// Refused management attempts kept in the audit trail: beyond this many, each new refused record deletes the
+    /// oldest refused one (counted as pruned); succeeded changes are always kept.
+    /// </summary>
+    public int MaxRefusedAuditRecords { get; init; } = 10_000;
+
+    /// <summary>
     /// Requests per second one client (remote IP address, or the forwarded address from a <see cref="TrustedProxies"/>
     /// entry) may send before it gets 429 TooManyRequests; 0 turns per-client rate limiting off. The default (10,000)
     /// is above what one node serves for attestation, so a single well-behaved client never meets it; floods of cheap

@@ -22,6 +22,7 @@ public sealed class ServiceTelemetry : IDisposable
     private readonly Histogram<double> _collateralAge;
     private readonly Counter<long> _rejections;
     private readonly Counter<long> _collateralRejected;
+    private readonly Counter<long> _auditRecords;
 
     /// <summary>Creates the instruments (through <paramref name="meterFactory"/> when given, as the host does).</summary>
     public ServiceTelemetry(IMeterFactory? meterFactory = null)
@@ -38,6 +39,8 @@ public sealed class ServiceTelemetry : IDisposable
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [60, 300, 900, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 24 * 3600, 48 * 3600, 7 * 24 * 3600] });
         _collateralRejected = _meter.CreateCounter<long>("veritee.collateral.rejected", "{bundle}",
             "Fetched collateral bundles refused before caching (chains or signatures do not verify, another platform's, garbled), by origin (source, store).");
+        _auditRecords = _meter.CreateCounter<long>("veritee.audit.records", "{record}",
+            "Management operations audited, by outcome (succeeded, refused) and stored (false: the record of a refused attempt could not be written).");
         _rejections = _meter.CreateCounter<long>("veritee.requests.rejected", "{request}", "Requests refused by a limit (reason: rate, concurrency, timeout, body_size).");
     }
 
@@ -73,6 +76,10 @@ public sealed class ServiceTelemetry : IDisposable
 
     /// <summary>Counts a request refused by a limit.</summary>
     public void Rejected(string reason) => _rejections.Add(1, new KeyValuePair<string, object?>("reason", reason));
+
+    /// <summary>Counts an audited management operation.</summary>
+    public void Audited(string outcome, bool stored) =>
+        _auditRecords.Add(1, new KeyValuePair<string, object?>("outcome", outcome), new KeyValuePair<string, object?>("stored", stored));
 
     /// <inheritdoc />
     public void Dispose() => _meter.Dispose();

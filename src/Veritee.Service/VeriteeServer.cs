@@ -88,6 +88,11 @@ public static partial class VeriteeServer
             throw new ArgumentException("rate and concurrency limits must not be negative");
         }
 
+        if (options.MaxRefusedAuditRecords < 1)
+        {
+            throw new ArgumentException("--audit-max-refused must be positive");
+        }
+
         if (options.SimulationCollateralDirectory is { } sim && !File.Exists(Path.Combine(sim, "trust_anchor.pem")))
         {
             throw new ArgumentException($"--simulation-collateral: folder {sim} has no trust_anchor.pem");
@@ -417,6 +422,7 @@ public static partial class VeriteeServer
         app.MapGet("/certificates", GetCertificates);
         app.MapPost("/certificates:add", ModifyCertificates).WithMetadata(managementLimit);
         app.MapPost("/certificates:remove", ModifyCertificates).WithMetadata(managementLimit);
+        app.MapGet("/audit", GetAudit);
         app.MapFallback((HttpContext c) => throw new MaaException(HttpStatusCode.NotFound, MaaErrorCodes.NotFound, $"no operation at {c.Request.Method} {c.Request.Path}"));
     }
 
@@ -543,35 +549,48 @@ public static partial class VeriteeServer
 
     private static async Task SetPolicy(HttpContext context, string type, PolicyCache policies, IServiceStore store, TokenWriter tokens, TimeProvider clock, ServiceOptions options)
     {
-        RequireApiVersion(context);
-        var canonical = RequireType(type);
-
-        // The caller is authenticated before the body is read, parsed or its signature verified (unauthenticated
-        // requests cost no JWS or RSA work).
-        await Authorize(context).ConfigureAwait(false);
-        var jws = ParsePolicyJws(Encoding.UTF8.GetString(await ReadBody(context).ConfigureAwait(false)));
-        await AuthorizeChange(context, options, store, jws.VerifySignature(), jws.SignerCertificate).ConfigureAwait(false);
-        var text = jws.PolicyText ?? throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, "the policy token has an empty payload; use :reset to remove a policy");
-        if (text.IndexOf('\0', StringComparison.Ordinal) is var nul and >= 0)
+        var audit = new AuditDraft(context, "policy.set");
+        try
         {
-            // Refused on every store alike (PostgreSQL cannot keep it): a permanent input error, not a store failure.
-            throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, $"the policy text contains a NUL character (U+0000) at offset {nul}; policies must not contain NUL");
+            RequireApiVersion(context);
+            var canonical = RequireType(type);
+            audit.AttestationType = canonical;
+
+            // The caller is authenticated before the body is read, parsed or its signature verified (unauthenticated
+            // requests cost no JWS or RSA work).
+            await Authorize(context).ConfigureAwait(false);
+            var jws = ParsePolicyJws(Encoding.UTF8.GetString(await ReadBody(context).ConfigureAwait(false)));
+            await AuthorizeChange(context, options, store, jws.VerifySignature(), jws.SignerCertificate).ConfigureAwait(false);
+            var text = jws.PolicyText ?? throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, "the policy token has an empty payload; use :reset to remove a policy");
+            if (text.IndexOf('\0', StringComparison.Ordinal) is var nul and >= 0)
+            {
+                // Refused on every store alike (PostgreSQL cannot keep it): a permanent input error, not a store failure.
+                throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, $"the policy text contains a NUL character (U+0000) at offset {nul}; policies must not contain NUL");
+            }
+
+            audit.NewPolicyHash = Veritee.Tokens.PolicyJws.PolicyHash(text);
+            _ = PolicyCompiler.Compile(text);
+            var signer = jws.SignerCertificate is { } cert ? PolicyCertificateJws.SignerJwk(cert) : null;
+            var record = audit.Succeeded();
+            await policies.SetAsync(new StoredPolicy(canonical, jws.Jws.Text, text, signer), record, context.RequestAborted).ConfigureAwait(false);
+            audit.Committed(record);
+            var claims = new JsonObject
+            {
+                ["x-ms-policy-result"] = "Updated",
+                ["x-ms-policy-token-hash"] = jws.TokenHash,
+            };
+            if (signer is not null)
+            {
+                claims["x-ms-policy-signer"] = JsonNode.Parse(signer);
+            }
+
+            await WriteJson(context, new JsonObject { ["token"] = tokens.Issue(claims, clock.GetUtcNow(), TokenWriter.ResultLifetime) }).ConfigureAwait(false);
         }
-
-        _ = PolicyCompiler.Compile(text);
-        var signer = jws.SignerCertificate is { } cert ? PolicyCertificateJws.SignerJwk(cert) : null;
-        await policies.SetAsync(new StoredPolicy(canonical, jws.Jws.Text, text, signer), context.RequestAborted).ConfigureAwait(false);
-        var claims = new JsonObject
+        catch (Exception e) when (!audit.Done)
         {
-            ["x-ms-policy-result"] = "Updated",
-            ["x-ms-policy-token-hash"] = jws.TokenHash,
-        };
-        if (signer is not null)
-        {
-            claims["x-ms-policy-signer"] = JsonNode.Parse(signer);
+            await audit.RefusedAsync(e).ConfigureAwait(false);
+            throw;
         }
-
-        await WriteJson(context, new JsonObject { ["token"] = tokens.Issue(claims, clock.GetUtcNow(), TokenWriter.ResultLifetime) }).ConfigureAwait(false);
     }
 
     private static async Task ResetPolicy(HttpContext context, string type, PolicyCache policies, IServiceStore store, TokenWriter tokens, TimeProvider clock, ServiceOptions options)
@@ -583,19 +602,32 @@ public static partial class VeriteeServer
             throw new MaaException(HttpStatusCode.NotFound, MaaErrorCodes.NotFound, $"no operation at POST {context.Request.Path}");
         }
 
-        RequireApiVersion(context);
-        var canonical = RequireType(type[..^Suffix.Length]);
-        await Authorize(context).ConfigureAwait(false);
-        var jws = ParsePolicyJws(Encoding.UTF8.GetString(await ReadBody(context).ConfigureAwait(false)));
-        await AuthorizeChange(context, options, store, jws.VerifySignature(), jws.SignerCertificate).ConfigureAwait(false);
-        if (jws.PolicyText is not null)
+        var audit = new AuditDraft(context, "policy.reset");
+        try
         {
-            throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, "a reset token must have an empty payload");
-        }
+            RequireApiVersion(context);
+            var canonical = RequireType(type[..^Suffix.Length]);
+            audit.AttestationType = canonical;
+            await Authorize(context).ConfigureAwait(false);
+            var jws = ParsePolicyJws(Encoding.UTF8.GetString(await ReadBody(context).ConfigureAwait(false)));
+            await AuthorizeChange(context, options, store, jws.VerifySignature(), jws.SignerCertificate).ConfigureAwait(false);
+            if (jws.PolicyText is not null)
+            {
+                throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, "a reset token must have an empty payload");
+            }
 
-        await policies.RemoveAsync(canonical, context.RequestAborted).ConfigureAwait(false);
-        var claims = new JsonObject { ["x-ms-policy-result"] = "Removed" };
-        await WriteJson(context, new JsonObject { ["token"] = tokens.Issue(claims, clock.GetUtcNow(), TokenWriter.ResultLifetime) }).ConfigureAwait(false);
+            audit.NewPolicyHash = Veritee.Tokens.PolicyJws.PolicyHash(DefaultPolicies.For(canonical));
+            var record = audit.Succeeded();
+            await policies.RemoveAsync(canonical, record, context.RequestAborted).ConfigureAwait(false);
+            audit.Committed(record);
+            var claims = new JsonObject { ["x-ms-policy-result"] = "Removed" };
+            await WriteJson(context, new JsonObject { ["token"] = tokens.Issue(claims, clock.GetUtcNow(), TokenWriter.ResultLifetime) }).ConfigureAwait(false);
+        }
+        catch (Exception e) when (!audit.Done)
+        {
+            await audit.RefusedAsync(e).ConfigureAwait(false);
+            throw;
+        }
     }
 
     private static async Task GetCertificates(HttpContext context, IServiceStore store, TokenWriter tokens, TimeProvider clock, ServiceOptions options)
@@ -615,48 +647,60 @@ public static partial class VeriteeServer
 
     private static async Task ModifyCertificates(HttpContext context, IServiceStore store, TokenWriter tokens, TimeProvider clock, ServiceOptions options)
     {
-        RequireApiVersion(context);
-        await Authorize(context).ConfigureAwait(false);
-        if (options.TrustModel != TrustModel.Isolated)
-        {
-            throw MaaException.BadRequest(MaaErrorCodes.InvalidOperation, "The operation is disallowed: policy management certificates exist only on isolated instances");
-        }
-
         var add = context.Request.Path.Value!.EndsWith(":add", StringComparison.OrdinalIgnoreCase);
-        PolicyCertificateJws request;
+        var audit = new AuditDraft(context, add ? "signer.add" : "signer.remove");
         try
         {
-            request = PolicyCertificateJws.Parse(CertificateRequestJws(await ReadBody(context).ConfigureAwait(false), add));
-        }
-        catch (TokenFormatException e)
-        {
-            throw MaaException.BadRequest(MaaErrorCodes.InvalidOperation, e.Message);
-        }
+            RequireApiVersion(context);
+            await Authorize(context).ConfigureAwait(false);
+            if (options.TrustModel != TrustModel.Isolated)
+            {
+                throw MaaException.BadRequest(MaaErrorCodes.InvalidOperation, "The operation is disallowed: policy management certificates exist only on isolated instances");
+            }
 
-        await AuthorizeChange(context, options, store, request.VerifySignature(), request.SignerCertificate).ConfigureAwait(false);
-        var thumbprint = request.Thumbprint;
-        if (add)
-        {
-            await store.AddSignerAsync(thumbprint, request.Certificate.RawData, context.RequestAborted).ConfigureAwait(false);
-        }
-        else
-        {
+            PolicyCertificateJws request;
             try
             {
-                await store.RemoveSignerAsync(thumbprint, context.RequestAborted).ConfigureAwait(false);
+                request = PolicyCertificateJws.Parse(CertificateRequestJws(await ReadBody(context).ConfigureAwait(false), add));
             }
-            catch (InvalidOperationException e)
+            catch (TokenFormatException e)
             {
                 throw MaaException.BadRequest(MaaErrorCodes.InvalidOperation, e.Message);
             }
-        }
 
-        var claims = new JsonObject
+            var thumbprint = request.Thumbprint;
+            audit.CertificateThumbprint = thumbprint;
+            await AuthorizeChange(context, options, store, request.VerifySignature(), request.SignerCertificate).ConfigureAwait(false);
+            var record = audit.Succeeded();
+            if (add)
+            {
+                await store.AddSignerAsync(thumbprint, request.Certificate.RawData, record, context.RequestAborted).ConfigureAwait(false);
+            }
+            else
+            {
+                try
+                {
+                    await store.RemoveSignerAsync(thumbprint, record, context.RequestAborted).ConfigureAwait(false);
+                }
+                catch (InvalidOperationException e)
+                {
+                    throw MaaException.BadRequest(MaaErrorCodes.InvalidOperation, e.Message);
+                }
+            }
+
+            audit.Committed(record);
+            var claims = new JsonObject
+            {
+                ["x-ms-certificate-thumbprint"] = thumbprint,
+                ["x-ms-policycertificates-result"] = add ? "IsPresent" : "IsAbsent",
+            };
+            await WriteJson(context, new JsonObject { ["token"] = tokens.Issue(claims, clock.GetUtcNow(), TokenWriter.ResultLifetime) }).ConfigureAwait(false);
+        }
+        catch (Exception e) when (!audit.Done)
         {
-            ["x-ms-certificate-thumbprint"] = thumbprint,
-            ["x-ms-policycertificates-result"] = add ? "IsPresent" : "IsAbsent",
-        };
-        await WriteJson(context, new JsonObject { ["token"] = tokens.Issue(claims, clock.GetUtcNow(), TokenWriter.ResultLifetime) }).ConfigureAwait(false);
+            await audit.RefusedAsync(e).ConfigureAwait(false);
+            throw;
+        }
     }
 
     /// <summary>
@@ -711,6 +755,11 @@ public static partial class VeriteeServer
             throw MaaException.BadRequest(MaaErrorCodes.InvalidOperation, "the token signature does not verify with the certificate in its header");
         }
 
+        if (signature == JwsSignatureStatus.Valid && signer is not null)
+        {
+            RememberSigner(context, signer.RawData);
+        }
+
         if (options.TrustModel != TrustModel.Isolated)
         {
             return;
@@ -735,7 +784,7 @@ public static partial class VeriteeServer
     /// signature in the isolated model). MAA's signed requests carry no time or operation, so a captured one could be
     /// replayed (an old policy, or a remove token posted to :add); the bearer check is what stops strangers doing so.
     /// </summary>
-    private static Task Authorize(HttpContext context) =>
+    private static Task<string> Authorize(HttpContext context) =>
         context.RequestServices.GetRequiredService<AdminAuthorizer>().AuthorizeAsync(context);
 }
 
@@ -762,9 +811,9 @@ public sealed class PolicyCache(IServiceStore store)
             stored?.SignerJwk is { } jwk ? JsonNode.Parse(jwk) as JsonObject : null);
     }
 
-    /// <summary>Stores a policy.</summary>
-    public Task SetAsync(StoredPolicy policy, CancellationToken cancellationToken) => store.SetPolicyAsync(policy, cancellationToken);
+    /// <summary>Stores a policy with its audit record (one transaction).</summary>
+    public Task SetAsync(StoredPolicy policy, AuditRecord? audit, CancellationToken cancellationToken) => store.SetPolicyAsync(policy, audit, cancellationToken);
 
-    /// <summary>Removes a stored policy.</summary>
-    public Task RemoveAsync(string type, CancellationToken cancellationToken) => store.RemovePolicyAsync(type, cancellationToken);
+    /// <summary>Removes a stored policy, with its audit record (one transaction).</summary>
+    public Task RemoveAsync(string type, AuditRecord? audit, CancellationToken cancellationToken) => store.RemovePolicyAsync(type, audit, cancellationToken);
 }

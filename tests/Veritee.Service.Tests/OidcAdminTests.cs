@@ -61,9 +61,10 @@ public sealed class FakeAuthority : IAsyncDisposable
         return self;
     }
 
-    public string Mint(string audience, DateTime? expires = null, SecurityKey? key = null, string? issuer = null, string? role = "Veritee.Admin") =>
+    public string Mint(string audience, DateTime? expires = null, SecurityKey? key = null, string? issuer = null, string? role = "Veritee.Admin", string? subject = null) =>
         new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
         {
+            Subject = subject is null ? null : new System.Security.Claims.ClaimsIdentity([new System.Security.Claims.Claim("sub", subject)]),
             Claims = role is null ? null : new Dictionary<string, object> { ["roles"] = new[] { role } },
             Issuer = issuer ?? Issuer,
             Audience = audience,
@@ -116,6 +117,34 @@ public sealed class OidcAdminTests : IAsyncLifetime
 
         using var response = await _service.Http.SendAsync(request);
         return response.StatusCode;
+    }
+
+    [Fact]
+    public async Task The_audit_trail_names_an_OIDC_caller_by_subject_and_issuer_and_is_read_with_the_role()
+    {
+        var alice = _authority.Mint(Audience, subject: "admin-alice");
+        using (var set = new HttpRequestMessage(HttpMethod.Put, _service.BaseUrl + "/policies/SgxEnclave?api-version=2022-08-01"))
+        {
+            set.Content = new StringContent(Veritee.Tokens.PolicyJws.CreateUnsigned("version=1.0; authorizationrules{=> permit();}; issuancerules{};"));
+            set.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", alice);
+            using var response = await _service.Http.SendAsync(set);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        async Task<(HttpStatusCode, string)> Audit(string bearer)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, _service.BaseUrl + "/audit?api-version=2022-08-01");
+            request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", bearer);
+            using var response = await _service.Http.SendAsync(request);
+            return (response.StatusCode, await response.Content.ReadAsStringAsync());
+        }
+
+        Assert.Equal(HttpStatusCode.Unauthorized, (await Audit(_authority.Mint(Audience, role: null, subject: "no-role"))).Item1);
+        var (status, body) = await Audit(alice);
+        Assert.Equal(HttpStatusCode.OK, status);
+        var record = JsonNode.Parse(body)!["value"]!.AsArray().Single()!;
+        Assert.Equal("oidc:admin-alice@" + _authority.Issuer, record["caller"]!.GetValue<string>());
+        Assert.DoesNotContain(alice.Split('.')[1], body, StringComparison.Ordinal);
     }
 
     [Fact]

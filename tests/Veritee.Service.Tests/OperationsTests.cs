@@ -22,9 +22,9 @@ public sealed class CountingStore(IServiceStore inner) : IServiceStore
 
     public Task<StoredPolicy?> GetPolicyAsync(string attestationType, CancellationToken cancellationToken) => inner.GetPolicyAsync(attestationType, cancellationToken);
 
-    public Task SetPolicyAsync(StoredPolicy policy, CancellationToken cancellationToken) => inner.SetPolicyAsync(policy, cancellationToken);
+    public Task SetPolicyAsync(StoredPolicy policy, AuditRecord? audit, CancellationToken cancellationToken) => inner.SetPolicyAsync(policy, audit, cancellationToken);
 
-    public Task<bool> RemovePolicyAsync(string attestationType, CancellationToken cancellationToken) => inner.RemovePolicyAsync(attestationType, cancellationToken);
+    public Task<bool> RemovePolicyAsync(string attestationType, AuditRecord? audit, CancellationToken cancellationToken) => inner.RemovePolicyAsync(attestationType, audit, cancellationToken);
 
     public Task<(byte[] Pkcs8, byte[] Certificate)?> GetInstanceKeyAsync(CancellationToken cancellationToken) => inner.GetInstanceKeyAsync(cancellationToken);
 
@@ -34,9 +34,17 @@ public sealed class CountingStore(IServiceStore inner) : IServiceStore
 
     public Task<IReadOnlyList<byte[]>> GetSignersAsync(CancellationToken cancellationToken) => inner.GetSignersAsync(cancellationToken);
 
-    public Task AddSignerAsync(string thumbprint, byte[] certificate, CancellationToken cancellationToken) => inner.AddSignerAsync(thumbprint, certificate, cancellationToken);
+    public Task AddSignerAsync(string thumbprint, byte[] certificate, AuditRecord? audit, CancellationToken cancellationToken) => inner.AddSignerAsync(thumbprint, certificate, audit, cancellationToken);
 
-    public Task<bool> RemoveSignerAsync(string thumbprint, CancellationToken cancellationToken) => inner.RemoveSignerAsync(thumbprint, cancellationToken);
+    public Task<bool> RemoveSignerAsync(string thumbprint, AuditRecord? audit, CancellationToken cancellationToken) => inner.RemoveSignerAsync(thumbprint, audit, cancellationToken);
+
+    /// <summary>When set, writing the record of a refused attempt fails as a broken store would.</summary>
+    public bool FailAuditAppends { get; set; }
+
+    public Task AppendAuditAsync(AuditRecord record, int maxRefused, CancellationToken cancellationToken) =>
+        FailAuditAppends ? throw new Microsoft.Data.Sqlite.SqliteException("disk I/O error", 10) : inner.AppendAuditAsync(record, maxRefused, cancellationToken);
+
+    public Task<AuditPage> GetAuditAsync(AuditQuery query, CancellationToken cancellationToken) => inner.GetAuditAsync(query, cancellationToken);
 
     public Task<(byte[][] Parts, DateTimeOffset FetchedAt)?> GetCollateralAsync(string key, CancellationToken cancellationToken) => inner.GetCollateralAsync(key, cancellationToken);
 

@@ -73,6 +73,19 @@ public class ServiceFixture : IAsyncLifetime
         await _app.StartAsync();
     }
 
+    /// <summary>Stops the service and keeps its data folder (a restart test starts another node on it).</summary>
+    public async Task StopKeepingDataAsync()
+    {
+        if (_app is not null)
+        {
+            await _app.StopAsync();
+            await _app.DisposeAsync();
+            _app = null;
+        }
+
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+    }
+
     public async Task DisposeAsync()
     {
         Http.Dispose();

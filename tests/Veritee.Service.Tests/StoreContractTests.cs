@@ -72,6 +72,54 @@ public abstract class StoreContractTests : IAsyncLifetime
         Assert.Equal([[2]], await Store.GetSignersAsync(CancellationToken.None));
     }
 
+    private static AuditRecord Record(string operation, string outcome = AuditRecord.Succeeded, string? type = "SgxEnclave") => new()
+    {
+        Time = DateTimeOffset.FromUnixTimeSeconds(1_700_000_000),
+        Operation = operation,
+        AttestationType = type,
+        TrustModel = "Aad",
+        Outcome = outcome,
+    };
+
+    [Fact]
+    public async Task A_change_and_its_audit_record_commit_together()
+    {
+        await Store.SetPolicyAsync(new StoredPolicy("SgxEnclave", "jws-1", "text-1", null), Record("policy.set"), CancellationToken.None);
+
+        // A record the store cannot write (no operation) takes the change down with it.
+        await Assert.ThrowsAnyAsync<Exception>(() => Store.SetPolicyAsync(new StoredPolicy("SgxEnclave", "jws-2", "text-2", null), Record(null!), CancellationToken.None));
+        await Assert.ThrowsAnyAsync<Exception>(() => Store.RemovePolicyAsync("SgxEnclave", Record(null!), CancellationToken.None));
+        await Assert.ThrowsAnyAsync<Exception>(() => Store.AddSignerAsync("AA", [1], Record(null!, type: null), CancellationToken.None));
+        Assert.Equal("text-1", (await Store.GetPolicyAsync("SgxEnclave", CancellationToken.None))!.PolicyText);
+        Assert.Empty(await Store.GetSignersAsync(CancellationToken.None));
+
+        var page = await Store.GetAuditAsync(new AuditQuery(null, 0, 10), CancellationToken.None);
+        var only = Assert.Single(page.Records);
+        Assert.Equal(Veritee.Tokens.PolicyJws.PolicyHash(Veritee.Service.DefaultPolicies.Sgx), only.OldPolicyHash);
+        Assert.Equal(DateTimeOffset.FromUnixTimeSeconds(1_700_000_000), only.Time);
+    }
+
+    [Fact]
+    public async Task Refused_records_beyond_the_limit_replace_the_oldest_refused_ones()
+    {
+        await Store.AppendAuditAsync(Record("policy.set", AuditRecord.Refused), 2, CancellationToken.None);
+        await Store.SetPolicyAsync(new StoredPolicy("SgxEnclave", "jws-1", "text-1", null), Record("policy.set"), CancellationToken.None);
+        for (var i = 0; i < 4; i++)
+        {
+            await Store.AppendAuditAsync(Record("policy.reset", AuditRecord.Refused), 2, CancellationToken.None);
+        }
+
+        var page = await Store.GetAuditAsync(new AuditQuery(null, 0, 10), CancellationToken.None);
+        Assert.Equal([AuditRecord.Succeeded, AuditRecord.Refused, AuditRecord.Refused], page.Records.Select(r => r.Outcome));
+        Assert.Equal(3, page.RefusedPruned);
+        Assert.False(page.More);
+
+        var first = await Store.GetAuditAsync(new AuditQuery(null, 0, 2), CancellationToken.None);
+        Assert.True(first.More);
+        var rest = await Store.GetAuditAsync(new AuditQuery(null, first.Records[^1].Id, 2), CancellationToken.None);
+        Assert.Equal(page.Records.Select(r => r.Id), first.Records.Concat(rest.Records).Select(r => r.Id));
+    }
+
     [Fact]
     public async Task Concurrent_removals_never_leave_zero_signers()
     {

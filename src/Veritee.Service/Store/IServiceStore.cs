@@ -23,10 +23,19 @@ public interface IServiceStore
     Task<StoredPolicy?> GetPolicyAsync(string attestationType, CancellationToken cancellationToken);
 
     /// <summary>Stores (replaces) a policy; <see cref="StoredTextException"/> when a text has a NUL character (every store alike).</summary>
-    Task SetPolicyAsync(StoredPolicy policy, CancellationToken cancellationToken);
+    Task SetPolicyAsync(StoredPolicy policy, CancellationToken cancellationToken) => SetPolicyAsync(policy, null, cancellationToken);
+
+    /// <summary>
+    /// Stores (replaces) a policy and, when given, its audit record (completed with the hash of the policy replaced) in
+    /// one transaction: no change without its record.
+    /// </summary>
+    Task SetPolicyAsync(StoredPolicy policy, AuditRecord? audit, CancellationToken cancellationToken);
 
     /// <summary>Removes a stored policy; false when there was none.</summary>
-    Task<bool> RemovePolicyAsync(string attestationType, CancellationToken cancellationToken);
+    Task<bool> RemovePolicyAsync(string attestationType, CancellationToken cancellationToken) => RemovePolicyAsync(attestationType, null, cancellationToken);
+
+    /// <summary>Removes a stored policy and appends its audit record (with the removed policy's hash) in one transaction; false when there was none.</summary>
+    Task<bool> RemovePolicyAsync(string attestationType, AuditRecord? audit, CancellationToken cancellationToken);
 
     /// <summary>The instance signing key (PKCS#8, certificate DER), or null before the first start.</summary>
     Task<(byte[] Pkcs8, byte[] Certificate)?> GetInstanceKeyAsync(CancellationToken cancellationToken);
@@ -44,13 +53,32 @@ public interface IServiceStore
     Task<IReadOnlyList<byte[]>> GetSignersAsync(CancellationToken cancellationToken);
 
     /// <summary>Adds a signer certificate (no-op when present).</summary>
-    Task AddSignerAsync(string thumbprint, byte[] certificate, CancellationToken cancellationToken);
+    Task AddSignerAsync(string thumbprint, byte[] certificate, CancellationToken cancellationToken) => AddSignerAsync(thumbprint, certificate, null, cancellationToken);
+
+    /// <summary>Adds a signer certificate (no-op when present) and appends its audit record in one transaction.</summary>
+    Task AddSignerAsync(string thumbprint, byte[] certificate, AuditRecord? audit, CancellationToken cancellationToken);
 
     /// <summary>
     /// Removes a signer certificate in one transaction that refuses to remove the last one.
     /// Returns false when it was absent; throws <see cref="InvalidOperationException"/> for the last signer.
     /// </summary>
-    Task<bool> RemoveSignerAsync(string thumbprint, CancellationToken cancellationToken);
+    Task<bool> RemoveSignerAsync(string thumbprint, CancellationToken cancellationToken) => RemoveSignerAsync(thumbprint, null, cancellationToken);
+
+    /// <summary>
+    /// Removes a signer certificate and appends its audit record in one transaction that refuses to remove the last one
+    /// (then nothing is written). Returns false when it was absent (the record is still written).
+    /// </summary>
+    Task<bool> RemoveSignerAsync(string thumbprint, AuditRecord? audit, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Appends an audit record on its own (a refused attempt). A refused record beyond the newest
+    /// <paramref name="maxRefused"/> refused ones deletes the oldest refused records, counted in
+    /// <see cref="AuditPage.RefusedPruned"/>; succeeded records are never deleted.
+    /// </summary>
+    Task AppendAuditAsync(AuditRecord record, int maxRefused, CancellationToken cancellationToken);
+
+    /// <summary>Audit records matching <paramref name="query"/>, in id order.</summary>
+    Task<AuditPage> GetAuditAsync(AuditQuery query, CancellationToken cancellationToken);
 
     /// <summary>A cached collateral bundle (the 7 parts in <see cref="Veritee.Dcap.Collateral.QuoteCollateral"/> order) and when it was fetched.</summary>
     Task<(byte[][] Parts, DateTimeOffset FetchedAt)?> GetCollateralAsync(string key, CancellationToken cancellationToken);

@@ -39,6 +39,30 @@ public sealed class PostgresServiceStore : IServiceStore, IAsyncDisposable
             parts BYTEA NOT NULL,
             fetched_at BIGINT NOT NULL)
         """,
+        """
+        CREATE TABLE veritee_audit_log (
+            id BIGSERIAL PRIMARY KEY,
+            time TIMESTAMPTZ NOT NULL,
+            operation TEXT NOT NULL,
+            attestation_type TEXT NULL,
+            caller TEXT NULL,
+            signer TEXT NULL,
+            trust_model TEXT NOT NULL,
+            old_policy_hash TEXT NULL,
+            new_policy_hash TEXT NULL,
+            certificate_thumbprint TEXT NULL,
+            outcome TEXT NOT NULL,
+            error_code TEXT NULL,
+            request_id TEXT NULL,
+            client TEXT NULL);
+        CREATE INDEX veritee_audit_log_outcome ON veritee_audit_log (outcome, id);
+        CREATE INDEX veritee_audit_log_time ON veritee_audit_log (time);
+        CREATE TABLE veritee_audit_state (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            refused_count BIGINT NOT NULL,
+            refused_pruned BIGINT NOT NULL);
+        INSERT INTO veritee_audit_state (id, refused_count, refused_pruned) VALUES (1, 0, 0)
+        """,
     ];
 
     private readonly NpgsqlDataSource _source;
@@ -92,30 +116,64 @@ public sealed class PostgresServiceStore : IServiceStore, IAsyncDisposable
     }
 
     /// <inheritdoc />
-    public async Task SetPolicyAsync(StoredPolicy policy, CancellationToken cancellationToken)
+    public async Task SetPolicyAsync(StoredPolicy policy, AuditRecord? audit, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(policy);
         StoredText.Require(policy.Jws, "policy token");
         StoredText.Require(policy.PolicyText, "policy text");
         StoredText.Require(policy.SignerJwk, "policy signer");
-        await using var command = _source.CreateCommand("""
+        await using var connection = await _source.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+
+        // The row lock (FOR UPDATE) makes the recorded old hash the one this change replaced, however many nodes write.
+        var previous = audit is null ? null : await LockPolicyTextAsync(connection, transaction, policy.AttestationType, cancellationToken).ConfigureAwait(false);
+        await using (var command = new NpgsqlCommand("""
             INSERT INTO veritee_policies (attestation_type, jws, policy_text, signer_jwk) VALUES ($1, $2, $3, $4)
             ON CONFLICT (attestation_type) DO UPDATE SET jws = excluded.jws, policy_text = excluded.policy_text,
                 signer_jwk = excluded.signer_jwk, updated_at = now()
-            """);
-        command.Parameters.AddWithValue(policy.AttestationType);
-        command.Parameters.AddWithValue(policy.Jws);
-        command.Parameters.AddWithValue(policy.PolicyText);
-        command.Parameters.AddWithValue((object?)policy.SignerJwk ?? DBNull.Value);
-        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            """, connection, transaction))
+        {
+            command.Parameters.AddWithValue(policy.AttestationType);
+            command.Parameters.AddWithValue(policy.Jws);
+            command.Parameters.AddWithValue(policy.PolicyText);
+            command.Parameters.AddWithValue((object?)policy.SignerJwk ?? DBNull.Value);
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        if (audit is not null)
+        {
+            await InsertAuditAsync(connection, transaction, audit.WithPreviousPolicy(previous), cancellationToken).ConfigureAwait(false);
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
-    public async Task<bool> RemovePolicyAsync(string attestationType, CancellationToken cancellationToken)
+    public async Task<bool> RemovePolicyAsync(string attestationType, AuditRecord? audit, CancellationToken cancellationToken)
     {
-        await using var command = _source.CreateCommand("DELETE FROM veritee_policies WHERE attestation_type = $1");
-        command.Parameters.AddWithValue(attestationType);
-        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) > 0;
+        await using var connection = await _source.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        string? previous = null;
+        int removed;
+        await using (var command = new NpgsqlCommand("DELETE FROM veritee_policies WHERE attestation_type = $1 RETURNING policy_text", connection, transaction))
+        {
+            command.Parameters.AddWithValue(attestationType);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            removed = 0;
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                previous = reader.GetString(0);
+                removed++;
+            }
+        }
+
+        if (audit is not null)
+        {
+            await InsertAuditAsync(connection, transaction, audit.WithPreviousPolicy(previous), cancellationToken).ConfigureAwait(false);
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return removed > 0;
     }
 
     /// <inheritdoc />
@@ -159,16 +217,27 @@ public sealed class PostgresServiceStore : IServiceStore, IAsyncDisposable
     }
 
     /// <inheritdoc />
-    public async Task AddSignerAsync(string thumbprint, byte[] certificate, CancellationToken cancellationToken)
+    public async Task AddSignerAsync(string thumbprint, byte[] certificate, AuditRecord? audit, CancellationToken cancellationToken)
     {
-        await using var command = _source.CreateCommand("INSERT INTO veritee_policy_signers (thumbprint, certificate) VALUES ($1, $2) ON CONFLICT (thumbprint) DO NOTHING");
-        command.Parameters.AddWithValue(thumbprint);
-        command.Parameters.AddWithValue(certificate);
-        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        await using var connection = await _source.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await using (var command = new NpgsqlCommand("INSERT INTO veritee_policy_signers (thumbprint, certificate) VALUES ($1, $2) ON CONFLICT (thumbprint) DO NOTHING", connection, transaction))
+        {
+            command.Parameters.AddWithValue(thumbprint);
+            command.Parameters.AddWithValue(certificate);
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        if (audit is not null)
+        {
+            await InsertAuditAsync(connection, transaction, audit, cancellationToken).ConfigureAwait(false);
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
-    public async Task<bool> RemoveSignerAsync(string thumbprint, CancellationToken cancellationToken)
+    public async Task<bool> RemoveSignerAsync(string thumbprint, AuditRecord? audit, CancellationToken cancellationToken)
     {
         await using var connection = await _source.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
@@ -187,24 +256,141 @@ public sealed class PostgresServiceStore : IServiceStore, IAsyncDisposable
             }
         }
 
-        if (present == 0)
-        {
-            return false;
-        }
-
-        if (total <= 1)
+        if (present > 0 && total <= 1)
         {
             throw new InvalidOperationException("the last policy management certificate cannot be removed");
         }
 
-        await using (var delete = new NpgsqlCommand("DELETE FROM veritee_policy_signers WHERE thumbprint = $1", connection, transaction))
+        if (present > 0)
         {
+            await using var delete = new NpgsqlCommand("DELETE FROM veritee_policy_signers WHERE thumbprint = $1", connection, transaction);
             delete.Parameters.AddWithValue(thumbprint);
             await delete.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
 
+        if (audit is not null)
+        {
+            await InsertAuditAsync(connection, transaction, audit, cancellationToken).ConfigureAwait(false);
+        }
+
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-        return true;
+        return present > 0;
+    }
+
+    /// <inheritdoc />
+    public async Task AppendAuditAsync(AuditRecord record, int maxRefused, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        await using var connection = await _source.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await InsertAuditAsync(connection, transaction, record, cancellationToken).ConfigureAwait(false);
+        if (record.Outcome == AuditRecord.Refused)
+        {
+            // The state row's lock orders the nodes' refused writes, so each sees the others' deletions and the count
+            // stays exact; the oldest refused records beyond the limit (usually one) are found by the (outcome, id) index.
+            long count;
+            await using (var bump = new NpgsqlCommand("UPDATE veritee_audit_state SET refused_count = refused_count + 1 WHERE id = 1 RETURNING refused_count", connection, transaction))
+            {
+                count = Convert.ToInt64(await bump.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), System.Globalization.CultureInfo.InvariantCulture);
+            }
+
+            var excess = count - Math.Max(0, maxRefused);
+            if (excess > 0)
+            {
+                await using var prune = new NpgsqlCommand("""
+                    WITH gone AS (DELETE FROM veritee_audit_log WHERE id IN (SELECT id FROM veritee_audit_log WHERE outcome = 'refused' ORDER BY id LIMIT $1) RETURNING 1)
+                    UPDATE veritee_audit_state SET refused_count = refused_count - (SELECT COUNT(*) FROM gone),
+                        refused_pruned = refused_pruned + (SELECT COUNT(*) FROM gone) WHERE id = 1
+                    """, connection, transaction);
+                prune.Parameters.AddWithValue(excess);
+                await prune.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async Task<AuditPage> GetAuditAsync(AuditQuery query, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        await using var connection = await _source.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken).ConfigureAwait(false);
+        var records = new List<AuditRecord>();
+        await using (var command = new NpgsqlCommand("""
+            SELECT id, time, operation, attestation_type, caller, signer, trust_model, old_policy_hash, new_policy_hash, certificate_thumbprint,
+                outcome, error_code, request_id, client
+            FROM veritee_audit_log WHERE id > $1 AND ($2::timestamptz IS NULL OR time >= $2) ORDER BY id LIMIT $3
+            """, connection, transaction))
+        {
+            command.Parameters.AddWithValue(query.After);
+            command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz, Value = query.Since is { } since ? since.UtcDateTime : DBNull.Value });
+            command.Parameters.AddWithValue(query.Limit + 1);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                records.Add(new AuditRecord
+                {
+                    Id = reader.GetInt64(0),
+                    Time = new DateTimeOffset(reader.GetFieldValue<DateTime>(1), TimeSpan.Zero),
+                    Operation = reader.GetString(2),
+                    AttestationType = Text(reader, 3),
+                    Caller = Text(reader, 4),
+                    Signer = Text(reader, 5),
+                    TrustModel = reader.GetString(6),
+                    OldPolicyHash = Text(reader, 7),
+                    NewPolicyHash = Text(reader, 8),
+                    CertificateThumbprint = Text(reader, 9),
+                    Outcome = reader.GetString(10),
+                    ErrorCode = Text(reader, 11),
+                    RequestId = Text(reader, 12),
+                    Client = Text(reader, 13),
+                });
+            }
+        }
+
+        long pruned;
+        await using (var state = new NpgsqlCommand("SELECT refused_pruned FROM veritee_audit_state WHERE id = 1", connection, transaction))
+        {
+            pruned = Convert.ToInt64(await state.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) ?? 0L, System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        var more = records.Count > query.Limit;
+        return new AuditPage(more ? records[..query.Limit] : records, more, pruned);
+    }
+
+    private static string? Text(NpgsqlDataReader reader, int column) => reader.IsDBNull(column) ? null : reader.GetString(column);
+
+    private static async Task<string?> LockPolicyTextAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string attestationType, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand("SELECT policy_text FROM veritee_policies WHERE attestation_type = $1 FOR UPDATE", connection, transaction);
+        command.Parameters.AddWithValue(attestationType);
+        return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) as string;
+    }
+
+    private static async Task InsertAuditAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, AuditRecord record, CancellationToken cancellationToken)
+    {
+        StoredText.Require(record.Caller, "audit caller");
+        await using var command = new NpgsqlCommand("""
+            INSERT INTO veritee_audit_log (time, operation, attestation_type, caller, signer, trust_model, old_policy_hash, new_policy_hash,
+                certificate_thumbprint, outcome, error_code, request_id, client)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+            """, connection, transaction);
+        command.Parameters.AddWithValue(record.Time.UtcDateTime);
+        command.Parameters.AddWithValue(record.Operation);
+        command.Parameters.AddWithValue((object?)record.AttestationType ?? DBNull.Value);
+        command.Parameters.AddWithValue((object?)record.Caller ?? DBNull.Value);
+        command.Parameters.AddWithValue((object?)record.Signer ?? DBNull.Value);
+        command.Parameters.AddWithValue(record.TrustModel);
+        command.Parameters.AddWithValue((object?)record.OldPolicyHash ?? DBNull.Value);
+        command.Parameters.AddWithValue((object?)record.NewPolicyHash ?? DBNull.Value);
+        command.Parameters.AddWithValue((object?)record.CertificateThumbprint ?? DBNull.Value);
+        command.Parameters.AddWithValue(record.Outcome);
+        command.Parameters.AddWithValue((object?)record.ErrorCode ?? DBNull.Value);
+        command.Parameters.AddWithValue((object?)record.RequestId ?? DBNull.Value);
+        command.Parameters.AddWithValue((object?)record.Client ?? DBNull.Value);
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />

@@ -32,7 +32,33 @@ public sealed class SqliteServiceStore : IServiceStore
             parts BLOB NOT NULL,
             fetched_at INTEGER NOT NULL)
         """,
+        """
+        CREATE TABLE audit_log (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            time TEXT NOT NULL,
+            operation TEXT NOT NULL,
+            attestation_type TEXT NULL,
+            caller TEXT NULL,
+            signer TEXT NULL,
+            trust_model TEXT NOT NULL,
+            old_policy_hash TEXT NULL,
+            new_policy_hash TEXT NULL,
+            certificate_thumbprint TEXT NULL,
+            outcome TEXT NOT NULL,
+            error_code TEXT NULL,
+            request_id TEXT NULL,
+            client TEXT NULL);
+        CREATE INDEX audit_log_outcome ON audit_log (outcome, id);
+        CREATE INDEX audit_log_time ON audit_log (time);
+        CREATE TABLE audit_state (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            refused_count INTEGER NOT NULL,
+            refused_pruned INTEGER NOT NULL);
+        INSERT INTO audit_state (id, refused_count, refused_pruned) VALUES (1, 0, 0)
+        """,
     ];
+
+    private const string AuditColumns = "id, time, operation, attestation_type, caller, signer, trust_model, old_policy_hash, new_policy_hash, certificate_thumbprint, outcome, error_code, request_id, client";
 
     private readonly string _connectionString;
     private readonly string _path;
@@ -103,34 +129,60 @@ public sealed class SqliteServiceStore : IServiceStore
     }
 
     /// <inheritdoc />
-    public async Task SetPolicyAsync(StoredPolicy policy, CancellationToken cancellationToken)
+    public async Task SetPolicyAsync(StoredPolicy policy, AuditRecord? audit, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(policy);
         StoredText.Require(policy.Jws, "policy token");
         StoredText.Require(policy.PolicyText, "policy text");
         StoredText.Require(policy.SignerJwk, "policy signer");
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using var command = connection.CreateCommand();
-        command.CommandText = """
-            INSERT INTO policies (attestation_type, jws, policy_text, signer_jwk) VALUES ($type, $jws, $text, $signer)
-            ON CONFLICT (attestation_type) DO UPDATE SET jws = excluded.jws, policy_text = excluded.policy_text,
-                signer_jwk = excluded.signer_jwk, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')
-            """;
-        command.Parameters.AddWithValue("$type", policy.AttestationType);
-        command.Parameters.AddWithValue("$jws", policy.Jws);
-        command.Parameters.AddWithValue("$text", policy.PolicyText);
-        command.Parameters.AddWithValue("$signer", (object?)policy.SignerJwk ?? DBNull.Value);
-        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        var previous = audit is null ? null : await PolicyTextAsync(connection, transaction, policy.AttestationType, cancellationToken).ConfigureAwait(false);
+        await using (var command = connection.CreateCommand())
+        {
+            command.Transaction = transaction;
+            command.CommandText = """
+                INSERT INTO policies (attestation_type, jws, policy_text, signer_jwk) VALUES ($type, $jws, $text, $signer)
+                ON CONFLICT (attestation_type) DO UPDATE SET jws = excluded.jws, policy_text = excluded.policy_text,
+                    signer_jwk = excluded.signer_jwk, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')
+                """;
+            command.Parameters.AddWithValue("$type", policy.AttestationType);
+            command.Parameters.AddWithValue("$jws", policy.Jws);
+            command.Parameters.AddWithValue("$text", policy.PolicyText);
+            command.Parameters.AddWithValue("$signer", (object?)policy.SignerJwk ?? DBNull.Value);
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        if (audit is not null)
+        {
+            await InsertAuditAsync(connection, transaction, audit.WithPreviousPolicy(previous), cancellationToken).ConfigureAwait(false);
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
-    public async Task<bool> RemovePolicyAsync(string attestationType, CancellationToken cancellationToken)
+    public async Task<bool> RemovePolicyAsync(string attestationType, AuditRecord? audit, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using var command = connection.CreateCommand();
-        command.CommandText = "DELETE FROM policies WHERE attestation_type = $type";
-        command.Parameters.AddWithValue("$type", attestationType);
-        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) > 0;
+        await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        var previous = audit is null ? null : await PolicyTextAsync(connection, transaction, attestationType, cancellationToken).ConfigureAwait(false);
+        int removed;
+        await using (var command = connection.CreateCommand())
+        {
+            command.Transaction = transaction;
+            command.CommandText = "DELETE FROM policies WHERE attestation_type = $type";
+            command.Parameters.AddWithValue("$type", attestationType);
+            removed = await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        if (audit is not null)
+        {
+            await InsertAuditAsync(connection, transaction, audit.WithPreviousPolicy(previous), cancellationToken).ConfigureAwait(false);
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return removed > 0;
     }
 
     /// <inheritdoc />
@@ -189,22 +241,33 @@ public sealed class SqliteServiceStore : IServiceStore
     }
 
     /// <inheritdoc />
-    public async Task AddSignerAsync(string thumbprint, byte[] certificate, CancellationToken cancellationToken)
+    public async Task AddSignerAsync(string thumbprint, byte[] certificate, AuditRecord? audit, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using var command = connection.CreateCommand();
-        command.CommandText = """
-            INSERT INTO policy_signers (thumbprint, certificate, added_seq)
-            VALUES ($t, $c, (SELECT COALESCE(MAX(added_seq), 0) + 1 FROM policy_signers))
-            ON CONFLICT (thumbprint) DO NOTHING
-            """;
-        command.Parameters.AddWithValue("$t", thumbprint);
-        command.Parameters.AddWithValue("$c", certificate);
-        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await using (var command = connection.CreateCommand())
+        {
+            command.Transaction = transaction;
+            command.CommandText = """
+                INSERT INTO policy_signers (thumbprint, certificate, added_seq)
+                VALUES ($t, $c, (SELECT COALESCE(MAX(added_seq), 0) + 1 FROM policy_signers))
+                ON CONFLICT (thumbprint) DO NOTHING
+                """;
+            command.Parameters.AddWithValue("$t", thumbprint);
+            command.Parameters.AddWithValue("$c", certificate);
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        if (audit is not null)
+        {
+            await InsertAuditAsync(connection, transaction, audit, cancellationToken).ConfigureAwait(false);
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
-    public async Task<bool> RemoveSignerAsync(string thumbprint, CancellationToken cancellationToken)
+    public async Task<bool> RemoveSignerAsync(string thumbprint, AuditRecord? audit, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(System.Data.IsolationLevel.Serializable, cancellationToken).ConfigureAwait(false);
@@ -220,23 +283,139 @@ public sealed class SqliteServiceStore : IServiceStore
             present = reader.IsDBNull(1) ? 0 : reader.GetInt64(1);
         }
 
-        if (present == 0)
-        {
-            return false;
-        }
-
-        if (total <= 1)
+        if (present > 0 && total <= 1)
         {
             throw new InvalidOperationException("the last policy management certificate cannot be removed");
         }
 
-        await using var delete = connection.CreateCommand();
-        delete.Transaction = transaction;
-        delete.CommandText = "DELETE FROM policy_signers WHERE thumbprint = $t";
-        delete.Parameters.AddWithValue("$t", thumbprint);
-        await delete.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        if (present > 0)
+        {
+            await using var delete = connection.CreateCommand();
+            delete.Transaction = transaction;
+            delete.CommandText = "DELETE FROM policy_signers WHERE thumbprint = $t";
+            delete.Parameters.AddWithValue("$t", thumbprint);
+            await delete.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        if (audit is not null)
+        {
+            await InsertAuditAsync(connection, transaction, audit, cancellationToken).ConfigureAwait(false);
+        }
+
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-        return true;
+        return present > 0;
+    }
+
+    /// <inheritdoc />
+    public async Task AppendAuditAsync(AuditRecord record, int maxRefused, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await InsertAuditAsync(connection, transaction, record, cancellationToken).ConfigureAwait(false);
+        if (record.Outcome == AuditRecord.Refused)
+        {
+            await using var prune = connection.CreateCommand();
+            prune.Transaction = transaction;
+
+            // Counted, not scanned: the oldest refused records beyond the limit go (usually one), found by the (outcome, id) index.
+            prune.CommandText = """
+                UPDATE audit_state SET refused_count = refused_count + 1 WHERE id = 1;
+                DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log WHERE outcome = 'refused' ORDER BY id
+                    LIMIT MAX(0, (SELECT refused_count FROM audit_state WHERE id = 1) - $max));
+                UPDATE audit_state SET refused_count = refused_count - changes(), refused_pruned = refused_pruned + changes() WHERE id = 1;
+                """;
+            prune.Parameters.AddWithValue("$max", Math.Max(0, maxRefused));
+            await prune.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async Task<AuditPage> GetAuditAsync(AuditQuery query, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = connection.BeginTransaction(deferred: true);
+        await using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = $"SELECT {AuditColumns} FROM audit_log WHERE id > $after AND ($since IS NULL OR time >= $since) ORDER BY id LIMIT $limit";
+        command.Parameters.AddWithValue("$after", query.After);
+        command.Parameters.AddWithValue("$since", query.Since is { } since ? AuditTime(since) : DBNull.Value);
+        command.Parameters.AddWithValue("$limit", query.Limit + 1);
+        var records = new List<AuditRecord>();
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+        {
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                records.Add(new AuditRecord
+                {
+                    Id = reader.GetInt64(0),
+                    Time = DateTimeOffset.ParseExact(reader.GetString(1), TimeFormat, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal),
+                    Operation = reader.GetString(2),
+                    AttestationType = Text(reader, 3),
+                    Caller = Text(reader, 4),
+                    Signer = Text(reader, 5),
+                    TrustModel = reader.GetString(6),
+                    OldPolicyHash = Text(reader, 7),
+                    NewPolicyHash = Text(reader, 8),
+                    CertificateThumbprint = Text(reader, 9),
+                    Outcome = reader.GetString(10),
+                    ErrorCode = Text(reader, 11),
+                    RequestId = Text(reader, 12),
+                    Client = Text(reader, 13),
+                });
+            }
+        }
+
+        await using var state = connection.CreateCommand();
+        state.Transaction = transaction;
+        state.CommandText = "SELECT refused_pruned FROM audit_state WHERE id = 1";
+        var pruned = (long)(await state.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) ?? 0L);
+        var more = records.Count > query.Limit;
+        return new AuditPage(more ? records[..query.Limit] : records, more, pruned);
+    }
+
+    /// <summary>Fixed-width UTC time, so text order is time order.</summary>
+    private const string TimeFormat = "yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'";
+
+    private static string AuditTime(DateTimeOffset time) => time.UtcDateTime.ToString(TimeFormat, System.Globalization.CultureInfo.InvariantCulture);
+
+    private static string? Text(SqliteDataReader reader, int column) => reader.IsDBNull(column) ? null : reader.GetString(column);
+
+    private static async Task<string?> PolicyTextAsync(SqliteConnection connection, SqliteTransaction transaction, string attestationType, CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = "SELECT policy_text FROM policies WHERE attestation_type = $type";
+        command.Parameters.AddWithValue("$type", attestationType);
+        return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) as string;
+    }
+
+    private static async Task InsertAuditAsync(SqliteConnection connection, SqliteTransaction transaction, AuditRecord record, CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = """
+            INSERT INTO audit_log (time, operation, attestation_type, caller, signer, trust_model, old_policy_hash, new_policy_hash,
+                certificate_thumbprint, outcome, error_code, request_id, client)
+            VALUES ($time, $op, $type, $caller, $signer, $trust, $old, $new, $cert, $outcome, $error, $request, $client)
+            """;
+        command.Parameters.AddWithValue("$time", AuditTime(record.Time));
+        command.Parameters.AddWithValue("$op", record.Operation);
+        command.Parameters.AddWithValue("$type", (object?)record.AttestationType ?? DBNull.Value);
+        command.Parameters.AddWithValue("$caller", (object?)record.Caller ?? DBNull.Value);
+        command.Parameters.AddWithValue("$signer", (object?)record.Signer ?? DBNull.Value);
+        command.Parameters.AddWithValue("$trust", record.TrustModel);
+        command.Parameters.AddWithValue("$old", (object?)record.OldPolicyHash ?? DBNull.Value);
+        command.Parameters.AddWithValue("$new", (object?)record.NewPolicyHash ?? DBNull.Value);
+        command.Parameters.AddWithValue("$cert", (object?)record.CertificateThumbprint ?? DBNull.Value);
+        command.Parameters.AddWithValue("$outcome", record.Outcome);
+        command.Parameters.AddWithValue("$error", (object?)record.ErrorCode ?? DBNull.Value);
+        command.Parameters.AddWithValue("$request", (object?)record.RequestId ?? DBNull.Value);
+        command.Parameters.AddWithValue("$client", (object?)record.Client ?? DBNull.Value);
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />

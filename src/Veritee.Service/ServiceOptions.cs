@@ -243,6 +243,12 @@ public sealed record ServiceOptions
     /// </summary>
     public bool OpenApi { get; init; } = true;
 
+    /// <summary>
+    /// Whether the service also serves an interactive reference of that document at <c>/scalar/</c> (Scalar, its
+    /// script served by the service itself, no fonts or scripts from a CDN); default false. Needs <see cref="OpenApi"/>.
+    /// </summary>
+    public bool OpenApiUi { get; init; }
+
     /// <summary>Wraps the store the service uses (tests count its calls).</summary>
     internal Func<Store.IServiceStore, Store.IServiceStore>? StoreDecorator { get; init; }
 

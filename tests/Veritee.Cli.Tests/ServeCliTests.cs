@@ -310,13 +310,16 @@ public sealed class ServeCliTests(FreshServe fresh) : IClassFixture<FreshServe>,
         Assert.Contains("\"code\":\"NotFound\"", await off.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 
-    [Fact]
-    public void An_openapi_value_other_than_on_or_off_is_one_line_and_writes_nothing()
+    [Theory]
+    [InlineData("--openapi maybe", "--openapi must be on or off, not 'maybe'")]
+    [InlineData("--openapi-ui yes", "--openapi-ui must be on or off, not 'yes'")]
+    [InlineData("--openapi off --openapi-ui on", "--openapi-ui on needs --openapi on")]
+    public void A_bad_openapi_setting_is_one_line_and_writes_nothing(string options, string message)
     {
         var data = Path.Combine(_dir, "data");
-        var (exit, _, err) = Run("serve", "--data", data, "--openapi", "maybe");
+        var (exit, _, err) = Run(["serve", "--data", data, .. options.Split(' ')]);
         Assert.Equal(2, exit);
-        Assert.Equal("veritee: --openapi must be on or off, not 'maybe'", err.Trim());
+        Assert.Equal("veritee: " + message, err.Trim());
         Assert.False(Directory.Exists(data));
     }
 

@@ -166,6 +166,48 @@ public sealed partial class OpenApiDocumentTests
     }
 
     [Fact]
+    public async Task The_interactive_reference_is_off_by_default_and_when_on_loads_only_from_the_service()
+    {
+        await using (var byDefault = await RunningService.StartAsync())
+        {
+            using var off = await byDefault.Http.GetAsync(byDefault.BaseUrl + "/scalar/");
+            Assert.Equal(HttpStatusCode.NotFound, off.StatusCode);
+            Assert.Equal(MaaErrorCodes.NotFound, Assert.Single(off.Headers.GetValues("x-ms-error-code")));
+        }
+
+        await using var service = await RunningService.StartAsync(o => o with { OpenApiUi = true });
+        using var page = await service.Http.GetAsync(service.BaseUrl + "/scalar/");
+        Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+        Assert.Equal("text/html", page.Content.Headers.ContentType?.MediaType);
+        var html = await page.Content.ReadAsStringAsync();
+        Assert.Contains("\"url\":\"" + DocumentPath.TrimStart('/') + "\"", html, StringComparison.Ordinal);
+        foreach (var setting in new[] { "\"withDefaultFonts\":false", "\"telemetry\":false", "\"hideTestRequestButton\":true", "\"hideClientButton\":true" })
+        {
+            Assert.Contains(setting, html, StringComparison.Ordinal);
+        }
+
+        // No script, style or font from elsewhere: every src/href is a path of this service, and each one answers.
+        var references = SourceAttribute().Matches(html).Select(m => m.Groups[1].Value).ToList();
+        Assert.NotEmpty(references);
+        foreach (var reference in references)
+        {
+            Assert.DoesNotContain("//", reference, StringComparison.Ordinal);
+            using var asset = await service.Http.GetAsync(new Uri(new Uri(service.BaseUrl + "/scalar/"), reference));
+            Assert.Equal(HttpStatusCode.OK, asset.StatusCode);
+        }
+
+        Assert.DoesNotContain("fonts.scalar.com", html, StringComparison.Ordinal);
+
+        // The page is not part of the API: the document is unchanged.
+        using var response = await service.Http.GetAsync(service.BaseUrl + DocumentPath);
+        var doc = (await ReadAsync(response)).Document!;
+        Assert.DoesNotContain(doc.Paths.Keys, p => p.StartsWith("/scalar", StringComparison.Ordinal));
+    }
+
+    [GeneratedRegex(@"(?:src|href)\s*=\s*""([^""]+)""")]
+    private static partial Regex SourceAttribute();
+
+    [Fact]
     public async Task A_path_that_looks_like_a_file_gets_the_envelope_404()
     {
         await using var service = await RunningService.StartAsync();

@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.OpenApi;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.OpenApi;
+using Scalar.AspNetCore;
 
 namespace Veritee.Service.OpenApi;
 
@@ -35,6 +36,9 @@ internal static class ServiceOpenApi
 
     /// <summary>Where the document is served (no MAA route starts with <c>/openapi</c>).</summary>
     public const string DocumentPath = "/openapi/v1.json";
+
+    /// <summary>Where the optional interactive reference is served (<see cref="ServiceOptions.OpenApiUi"/>).</summary>
+    public const string UiPath = "/scalar";
 
     private const string ErrorResponseId = "MaaError";
     private const string ErrorSchemaId = nameof(MaaErrorResponse);
@@ -79,6 +83,21 @@ internal static class ServiceOpenApi
             .WithSummary("This OpenAPI 3.1 document")
             .WithTags(MetadataTag)
             .Produces<JsonObject>(StatusCodes.Status200OK, "application/json");
+        if (options.OpenApiUi)
+        {
+            // Off unless asked for. A read-only reference that talks to nobody else: Scalar's script is embedded in its
+            // package; its CDN fonts, telemetry, AI agent and MCP are off; without the request client no admin token is
+            // typed into the page and nothing goes through Scalar's request proxy. Not part of the API: not described.
+            app.MapScalarApiReference(UiPath, o => o
+                .WithTitle("Veritee attestation service")
+                .WithOpenApiRoutePattern(DocumentPath)
+                .DisableDefaultFonts()
+                .DisableTelemetry()
+                .DisableAgent()
+                .DisableMcp()
+                .HideClientButton()
+                .HideTestRequestButton());
+        }
     }
 
     /// <summary><c>/certs</c>.</summary>

@@ -50,6 +50,8 @@ internal static class ServeCommand
         var logFormat = new Option<string>("--log-format") { Description = "Console log format: text (one line per event) or json.", DefaultValueFactory = _ => "text" };
         var opsUrls = new Option<string?>("--ops-urls") { Description = "Serve /health/* and the metrics endpoint on these address(es) instead (';'-separated, explicit ports, e.g. http://127.0.0.1:9090); the --urls addresses then answer them 404." };
         var logClientAddress = new Option<string>("--log-client-address") { Description = "Client addresses in request logs: hash (a per-process keyed hash: one client's requests correlate, the address is not kept), on (the address) or off.", DefaultValueFactory = _ => "hash" };
+        var openApi = new Option<string>("--openapi") { Description = "on (default): publish the service's OpenAPI 3.1 document at /openapi/v1.json (it describes the public MAA protocol); off: that path is 404.", DefaultValueFactory = _ => "on" };
+        var openApiUi = new Option<string>("--openapi-ui") { Description = "on: also serve an interactive reference of that document at /scalar/ (everything it loads comes from this service); off (default).", DefaultValueFactory = _ => "off" };
         var command = new Command("serve", "Run the MAA-compatible attestation service (attest, policies, /certs, OpenID metadata).");
         var policyOptions = new ServePolicyOptions();
         foreach (var option in new Option[] { urls, data, instance, storeKind, connection, trust, signers, admin, authority, audience, roles, acceptTcb, collateral, collateralService, rootCrl, fetchTimeout, pcsKey, simulation, platform, simulationCollateral, tlsCert, tlsKey, kekFile, instanceKey, instanceKeyPassword, rateLimit, rateBurst, maxConcurrency, maxQueue, requestTimeout, maxAttestBody, maxManagementBody, auditMaxRefused, trustedProxies, metrics, otlp, logLevel, logFormat })
@@ -59,6 +61,8 @@ internal static class ServeCommand
 
         command.Options.Add(opsUrls);
         command.Options.Add(logClientAddress);
+        command.Options.Add(openApi);
+        command.Options.Add(openApiUi);
         var opsRate = new Option<int>("--ops-rate-limit") { Description = "Requests per second one client may send to /health/* and the metrics endpoint (their own budget, apart from --rate-limit); 0: off.", DefaultValueFactory = _ => defaults.OpsRequestsPerSecond };
         var opsConcurrency = new Option<int>("--ops-max-concurrency") { Description = "/health/* and metrics requests processed at once (twice as many may wait); 0: no limit.", DefaultValueFactory = _ => defaults.OpsMaxConcurrentRequests };
         command.Options.Add(opsRate);
@@ -118,6 +122,19 @@ internal static class ServeCommand
                     "ON" => ClientAddressLogging.On,
                     "OFF" => ClientAddressLogging.Off,
                     var other => throw new CliException($"--log-client-address must be hash, on or off, not '{other.ToLowerInvariant()}'"),
+                },
+                OpenApi = parse.GetValue(openApi)!.ToUpperInvariant() switch
+                {
+                    "ON" => true,
+                    "OFF" => false,
+                    var other => throw new CliException($"--openapi must be on or off, not '{other.ToLowerInvariant()}'"),
+                },
+                OpenApiUi = parse.GetValue(openApiUi)!.ToUpperInvariant() switch
+                {
+                    "ON" when parse.GetValue(openApi)!.Equals("off", StringComparison.OrdinalIgnoreCase) => throw new CliException("--openapi-ui on needs --openapi on"),
+                    "ON" => true,
+                    "OFF" => false,
+                    var other => throw new CliException($"--openapi-ui must be on or off, not '{other.ToLowerInvariant()}'"),
                 },
                 KeyEncryptionKey = LoadKek(parse.GetValue(kekFile)),
                 InstanceKeyCertificate = parse.GetValue(instanceKey) is { } pfx

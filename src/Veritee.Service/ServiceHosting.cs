@@ -14,6 +14,7 @@ using Microsoft.Extensions.Logging.Console;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
+using Veritee.Service.OpenApi;
 using Veritee.Service.Store;
 
 namespace Veritee.Service;
@@ -392,9 +393,10 @@ public static partial class VeriteeServer
     private static void MapOperationalRoutes(WebApplication app, ServiceOptions options)
     {
         // Limited by their own small budgets (OperationalEndpoint), not the main ones; the store probe has its own timeout.
-        app.MapGet(LivePath, (HttpContext c) => WriteJson(c, new JsonObject { ["status"] = "live" }))
-            .WithMetadata(OperationalEndpoint.Instance).DisableRequestTimeout();
-        app.MapGet(ReadyPath, Ready).WithMetadata(OperationalEndpoint.Instance).DisableRequestTimeout();
+        // A Func rather than a RequestDelegate, so that the OpenAPI generator sees the route (same behaviour).
+        app.MapGet(LivePath, (Func<HttpContext, Task>)(c => WriteJson(c, new JsonObject { ["status"] = "live" })))
+            .WithMetadata(OperationalEndpoint.Instance).DescribeLive().DisableRequestTimeout();
+        app.MapGet(ReadyPath, Ready).WithMetadata(OperationalEndpoint.Instance).DescribeReady().DisableRequestTimeout();
         if (options.MetricsPath is { } metrics)
         {
             app.MapPrometheusScrapingEndpoint(metrics).WithMetadata(OperationalEndpoint.Instance).DisableRequestTimeout();

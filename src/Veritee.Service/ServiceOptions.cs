@@ -243,6 +243,18 @@ public sealed record ServiceOptions
     /// <summary>PEM private key file of a PEM <see cref="TlsCertificatePath"/>.</summary>
     public string? TlsKeyPath { get; init; }
 
+    /// <summary>
+    /// Whether the service publishes its OpenAPI 3.1 document at <c>/openapi/v1.json</c> (default true: it describes the
+    /// public MAA protocol, as Microsoft publishes MAA's specification); false: that path is 404.
+    /// </summary>
+    public bool OpenApi { get; init; } = true;
+
+    /// <summary>
+    /// Whether the service also serves an interactive reference of that document at <c>/scalar/</c> (Scalar, its
+    /// script served by the service itself, no fonts or scripts from a CDN); default false. Needs <see cref="OpenApi"/>.
+    /// </summary>
+    public bool OpenApiUi { get; init; }
+
     /// <summary>Wraps the store the service uses (tests count its calls).</summary>
     internal Func<Store.IServiceStore, Store.IServiceStore>? StoreDecorator { get; init; }
 

@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Veritee.Policy;
+using Veritee.Service.OpenApi;
 using Veritee.Service.Store;
 using Veritee.Tokens;
 
@@ -206,6 +207,7 @@ public static partial class VeriteeServer
         var engine = new AttestationEngine(options, clock, new StoreCollateralCache(store), telemetry: telemetry);
         builder.Services.AddSingleton(engine);
         builder.Services.AddSingleton<PolicyCache>();
+        builder.Services.AddServiceOpenApi(options);
         builder.Services.AddSingleton(sp => new AdminAuthorizer(options, clock, sp.GetRequiredService<ILoggerFactory>().CreateLogger("Veritee.Service.AdminAuthorizer")));
         var app = builder.Build();
         instanceAddress.Attach(app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>().Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>());
@@ -412,18 +414,21 @@ public static partial class VeriteeServer
     {
         var attestLimit = new BodySizeLimit(options.MaxRequestBodyBytes);
         var managementLimit = new BodySizeLimit(options.MaxManagementRequestBodyBytes);
-        app.MapGet("/certs", (HttpContext c, InstanceSigningKey key) => WriteJson(c, new JsonObject { ["keys"] = new JsonArray(key.Jwk()) }));
-        app.MapGet("/.well-known/openid-configuration", (HttpContext c, TokenWriter t) => WriteJson(c, OpenIdConfiguration(t.Issuer)));
-        app.MapPost("/attest/{type}", Attest).WithMetadata(attestLimit);
-        app.MapGet("/tcbbaselines/{type}", GetTcbBaselines);
-        app.MapGet("/policies/{type}", GetPolicy);
-        app.MapPut("/policies/{type}", SetPolicy).WithMetadata(managementLimit);
-        app.MapPost("/policies/{type}", ResetPolicy).WithMetadata(managementLimit);
-        app.MapGet("/certificates", GetCertificates);
-        app.MapPost("/certificates:add", ModifyCertificates).WithMetadata(managementLimit);
-        app.MapPost("/certificates:remove", ModifyCertificates).WithMetadata(managementLimit);
-        app.MapGet("/audit", GetAudit);
-        app.MapFallback((HttpContext c) => throw new MaaException(HttpStatusCode.NotFound, MaaErrorCodes.NotFound, $"no operation at {c.Request.Method} {c.Request.Path}"));
+        app.MapGet("/certs", (HttpContext c, InstanceSigningKey key) => WriteJson(c, new JsonObject { ["keys"] = new JsonArray(key.Jwk()) })).DescribeCerts();
+        app.MapGet("/.well-known/openid-configuration", (HttpContext c, TokenWriter t) => WriteJson(c, OpenIdConfiguration(t.Issuer))).DescribeOpenIdConfiguration();
+        app.MapPost("/attest/{type}", Attest).WithMetadata(attestLimit).DescribeAttest();
+        app.MapGet("/tcbbaselines/{type}", GetTcbBaselines).DescribeTcbBaselines();
+        app.MapGet("/policies/{type}", GetPolicy).DescribeGetPolicy();
+        app.MapPut("/policies/{type}", SetPolicy).WithMetadata(managementLimit).DescribeSetPolicy();
+        app.MapPost("/policies/{type}", ResetPolicy).WithMetadata(managementLimit).DescribeResetPolicy();
+        app.MapGet("/certificates", GetCertificates).DescribeGetCertificates();
+        app.MapPost("/certificates:add", ModifyCertificates).WithMetadata(managementLimit).DescribeModifyCertificates(add: true);
+        app.MapPost("/certificates:remove", ModifyCertificates).WithMetadata(managementLimit).DescribeModifyCertificates(add: false);
+        app.MapGet("/audit", GetAudit).DescribeAudit();
+        app.MapServiceOpenApi(options);
+        // "{*path}", not MapFallback's default "{*path:nonfile}": a path that looks like a file (/openapi/v1.json with
+        // --openapi off, /x.json) gets the envelope too, not a bare 404.
+        app.MapFallback("{*path}", (HttpContext c) => throw new MaaException(HttpStatusCode.NotFound, MaaErrorCodes.NotFound, $"no operation at {c.Request.Method} {c.Request.Path}"));
     }
 
     private static JsonObject OpenIdConfiguration(string instance) => new()

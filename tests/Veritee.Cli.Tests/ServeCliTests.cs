@@ -293,6 +293,36 @@ public sealed class ServeCliTests(FreshServe fresh) : IClassFixture<FreshServe>,
         Assert.Equal(System.Net.HttpStatusCode.OK, statuses[0]);
     }
 
+    [Fact]
+    public async Task The_OpenAPI_document_is_served_by_default_and_openapi_off_makes_its_path_404()
+    {
+        using var http = new HttpClient();
+        using (var served = await http.GetAsync(fresh.Instance + "/openapi/v1.json"))
+        {
+            Assert.Equal(System.Net.HttpStatusCode.OK, served.StatusCode);
+            Assert.StartsWith("3.1", System.Text.Json.Nodes.JsonNode.Parse(await served.Content.ReadAsStringAsync())!["openapi"]!.GetValue<string>(), StringComparison.Ordinal);
+        }
+
+        using var serve = await ServeProcess.Start(_dir, "--urls", "http://127.0.0.1:0", "--data", Path.Combine(_dir, "data"), "--admin-token", "t", "--openapi", "off").WaitListening();
+        using var off = await http.GetAsync(serve.Instance + "/openapi/v1.json");
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, off.StatusCode);
+        Assert.Equal("NotFound", Assert.Single(off.Headers.GetValues("x-ms-error-code")));
+        Assert.Contains("\"code\":\"NotFound\"", await off.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("--openapi maybe", "--openapi must be on or off, not 'maybe'")]
+    [InlineData("--openapi-ui yes", "--openapi-ui must be on or off, not 'yes'")]
+    [InlineData("--openapi off --openapi-ui on", "--openapi-ui on needs --openapi on")]
+    public void A_bad_openapi_setting_is_one_line_and_writes_nothing(string options, string message)
+    {
+        var data = Path.Combine(_dir, "data");
+        var (exit, _, err) = Run(["serve", "--data", data, .. options.Split(' ')]);
+        Assert.Equal(2, exit);
+        Assert.Equal("veritee: " + message, err.Trim());
+        Assert.False(Directory.Exists(data));
+    }
+
     [Theory]
     [InlineData("--ops-rate-limit")]
     [InlineData("--ops-max-concurrency")]

@@ -230,59 +230,24 @@ internal static class AttestCommand
 
     private static string Flag(bool? value) => value switch { true => "true", false => "false", null => "absent" };
 
-    private static string TdJson(FileInfo path, string endpoint, TdInfoReport? report, AttestationTokenValidationException? invalid)
-    {
-        using var stream = new MemoryStream();
-        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
-        {
-            w.WriteStartObject();
-            w.WriteString("file", path.ToString());
-            w.WriteString("endpoint", endpoint);
-            w.WriteString("attestationType", nameof(AttestationType.TdxVm));
-            w.WriteStartObject("token");
-            w.WriteBoolean("valid", report is not null);
-            if (report is not null)
-            {
-                w.WriteNull("reason");
-                w.WriteString("kid", report.Token.Kid);
-                w.WriteString("issuer", report.Result.Issuer);
-                w.WriteBoolean("simulated", report.Result.IsSimulated);
-                w.WriteString("attesterTcbStatus", report.Result.AttesterTcbStatus);
-            }
-            else
-            {
-                w.WriteString("reason", invalid!.Reason);
-                w.WriteString("message", invalid.Message);
-            }
-
-            w.WriteEndObject();
-            w.WriteStartArray("checks");
-            foreach (var check in report?.Checks ?? [])
-            {
-                w.WriteStartObject();
-                w.WriteString("name", check.Name);
-                w.WriteBoolean("passed", check.Passed);
-                w.WriteString("expected", check.Expected);
-                w.WriteString("actual", check.Actual);
-                w.WriteEndObject();
-            }
-
-            w.WriteEndArray();
-            if (report is not null)
+    private static string TdJson(FileInfo path, string endpoint, TdInfoReport? report, AttestationTokenValidationException? invalid) =>
+        ReportJson(
+            path,
+            endpoint,
+            nameof(AttestationType.TdxVm),
+            report is null ? null : (report.Token, report.Result.Issuer, report.Result.IsSimulated),
+            report?.Checks,
+            report?.AllPassed ?? false,
+            invalid,
+            tokenExtra: report is null ? null : w => w.WriteString("attesterTcbStatus", report.Result.AttesterTcbStatus),
+            tail: report is null ? null : w =>
             {
                 w.WriteStartObject("debug");
                 w.WriteBoolean("debuggable", report.IsDebuggable);
                 w.WriteBoolean("allowed", report.DebugAllowed);
                 w.WriteBoolean("refused", report.DebugRefused);
                 w.WriteEndObject();
-            }
-
-            w.WriteBoolean("passed", report?.AllPassed ?? false);
-            w.WriteEndObject();
-        }
-
-        return Encoding.UTF8.GetString(stream.ToArray());
-    }
+            });
 
     /// <summary>The samples' report: token basics, then one True/False line per check, then the verdict.</summary>
     internal static void PrintReport(TextWriter output, EnclaveInfoReport report, string endpoint, bool withDetails)
@@ -328,7 +293,20 @@ internal static class AttestCommand
 
     private static string Utc(DateTimeOffset? time) => time is { } t ? t.ToUniversalTime().ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture) : "(absent)";
 
-    private static string Json(FileInfo path, string endpoint, AttestationType type, EnclaveInfoReport? report, AttestationTokenValidationException? invalid)
+    private static string Json(FileInfo path, string endpoint, AttestationType type, EnclaveInfoReport? report, AttestationTokenValidationException? invalid) =>
+        ReportJson(path, endpoint, type.ToString(), report is null ? null : (report.Token, report.Result.Issuer, report.Result.IsSimulated), report?.Checks, report?.AllPassed ?? false, invalid);
+
+    /// <summary>The <c>--json</c> object of either file kind: {file, endpoint, attestationType, token, checks, …, passed}.</summary>
+    private static string ReportJson(
+        FileInfo path,
+        string endpoint,
+        string attestationType,
+        (AttestationToken Token, string Issuer, bool Simulated)? token,
+        IReadOnlyList<EnclaveCheck>? checks,
+        bool passed,
+        AttestationTokenValidationException? invalid,
+        Action<Utf8JsonWriter>? tokenExtra = null,
+        Action<Utf8JsonWriter>? tail = null)
     {
         using var stream = new MemoryStream();
         using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
@@ -336,15 +314,16 @@ internal static class AttestCommand
             w.WriteStartObject();
             w.WriteString("file", path.ToString());
             w.WriteString("endpoint", endpoint);
-            w.WriteString("attestationType", type.ToString());
+            w.WriteString("attestationType", attestationType);
             w.WriteStartObject("token");
-            w.WriteBoolean("valid", report is not null);
-            if (report is not null)
+            w.WriteBoolean("valid", token is not null);
+            if (token is { } t)
             {
                 w.WriteNull("reason");
-                w.WriteString("kid", report.Token.Kid);
-                w.WriteString("issuer", report.Result.Issuer);
-                w.WriteBoolean("simulated", report.Result.IsSimulated);
+                w.WriteString("kid", t.Token.Kid);
+                w.WriteString("issuer", t.Issuer);
+                w.WriteBoolean("simulated", t.Simulated);
+                tokenExtra?.Invoke(w);
             }
             else
             {
@@ -354,7 +333,7 @@ internal static class AttestCommand
 
             w.WriteEndObject();
             w.WriteStartArray("checks");
-            foreach (var check in report?.Checks ?? [])
+            foreach (var check in checks ?? [])
             {
                 w.WriteStartObject();
                 w.WriteString("name", check.Name);
@@ -365,7 +344,8 @@ internal static class AttestCommand
             }
 
             w.WriteEndArray();
-            w.WriteBoolean("passed", report?.AllPassed ?? false);
+            tail?.Invoke(w);
+            w.WriteBoolean("passed", passed);
             w.WriteEndObject();
         }
 

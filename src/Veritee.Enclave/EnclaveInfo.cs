@@ -120,36 +120,19 @@ public sealed record EnclaveInfo
     /// <summary>Parses the samples' JSON; throws <see cref="EnclaveInfoFormatException"/> naming the field at fault.</summary>
     public static EnclaveInfo Parse(ReadOnlySpan<byte> json, string source = "enclave info")
     {
-        JsonDocument doc;
-        try
+        using var doc = EvidenceFields.ParseObject(json, source);
+        var root = doc.RootElement;
+        return new EnclaveInfo
         {
-            doc = JsonDocument.Parse(json.ToArray());
-        }
-        catch (JsonException e)
-        {
-            throw new EnclaveInfoFormatException($"{source}: not valid JSON: {e.Message}", e);
-        }
-
-        using (doc)
-        {
-            var root = doc.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
-            {
-                throw new EnclaveInfoFormatException($"{source}: must be a JSON object");
-            }
-
-            return new EnclaveInfo
-            {
-                Type = (int)Integer(root, "Type", int.MaxValue, source),
-                MrEnclaveHex = EvidenceFields.HexText(root, "MrEnclaveHex", [32, 48], source),
-                MrSignerHex = EvidenceFields.HexText(root, "MrSignerHex", [32, 48], source),
-                ProductIdHex = EvidenceFields.HexText(root, "ProductIdHex", [16], source),
-                SecurityVersion = (uint)Integer(root, "SecurityVersion", uint.MaxValue, source),
-                Attributes = Integer(root, "Attributes", ulong.MaxValue, source),
-                QuoteHex = EvidenceFields.HexText(root, "QuoteHex", null, source, allowEmpty: false),
-                EnclaveHeldDataHex = EvidenceFields.HexText(root, "EnclaveHeldDataHex", null, source, allowEmpty: true),
-            };
-        }
+            Type = (int)Integer(root, "Type", int.MaxValue, source),
+            MrEnclaveHex = EvidenceFields.HexText(root, "MrEnclaveHex", [32, 48], source),
+            MrSignerHex = EvidenceFields.HexText(root, "MrSignerHex", [32, 48], source),
+            ProductIdHex = EvidenceFields.HexText(root, "ProductIdHex", [16], source),
+            SecurityVersion = (uint)Integer(root, "SecurityVersion", uint.MaxValue, source),
+            Attributes = Integer(root, "Attributes", ulong.MaxValue, source),
+            QuoteHex = EvidenceFields.HexText(root, "QuoteHex", null, source, allowEmpty: false),
+            EnclaveHeldDataHex = EvidenceFields.HexText(root, "EnclaveHeldDataHex", null, source, allowEmpty: true),
+        };
     }
 
     /// <summary>The file's JSON text, as the samples write it (two-space indentation, trailing newline).</summary>

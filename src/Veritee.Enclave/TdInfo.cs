@@ -186,56 +186,39 @@ public sealed record TdInfo
     /// <summary>Parses the file's JSON; throws <see cref="EnclaveInfoFormatException"/> naming the field at fault.</summary>
     public static TdInfo Parse(ReadOnlySpan<byte> json, string source = "TD info")
     {
-        JsonDocument doc;
-        try
+        using var doc = EvidenceFields.ParseObject(json, source);
+        var root = doc.RootElement;
+        var type = EvidenceFields.Field(root, "Type", source);
+        if (type.ValueKind != JsonValueKind.Number || !type.TryGetInt32(out var typeValue) || typeValue != TdxType)
         {
-            doc = JsonDocument.Parse(json.ToArray());
-        }
-        catch (JsonException e)
-        {
-            throw new EnclaveInfoFormatException($"{source}: not valid JSON: {e.Message}", e);
+            throw new EnclaveInfoFormatException($"{source}: \"Type\" must be {TdxType} (a TD evidence file)");
         }
 
-        using (doc)
+        var runtimeType = EvidenceFields.Field(root, "RuntimeDataType", source);
+        var runtimeTypeText = runtimeType.ValueKind == JsonValueKind.String ? runtimeType.GetString() : null;
+        if (runtimeTypeText is not ("Binary" or "JSON"))
         {
-            var root = doc.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
-            {
-                throw new EnclaveInfoFormatException($"{source}: must be a JSON object");
-            }
-
-            var type = EvidenceFields.Field(root, "Type", source);
-            if (type.ValueKind != JsonValueKind.Number || !type.TryGetInt32(out var typeValue) || typeValue != TdxType)
-            {
-                throw new EnclaveInfoFormatException($"{source}: \"Type\" must be {TdxType} (a TD evidence file)");
-            }
-
-            var runtimeType = EvidenceFields.Field(root, "RuntimeDataType", source);
-            var runtimeTypeText = runtimeType.ValueKind == JsonValueKind.String ? runtimeType.GetString() : null;
-            if (runtimeTypeText is not ("Binary" or "JSON"))
-            {
-                throw new EnclaveInfoFormatException($"{source}: \"RuntimeDataType\" must be \"Binary\" or \"JSON\"");
-            }
-
-            return new TdInfo
-            {
-                MrTdHex = EvidenceFields.HexText(root, "MrTdHex", [MeasurementSize], source),
-                Rtmr0Hex = EvidenceFields.HexText(root, "Rtmr0Hex", [MeasurementSize], source),
-                Rtmr1Hex = EvidenceFields.HexText(root, "Rtmr1Hex", [MeasurementSize], source),
-                Rtmr2Hex = EvidenceFields.HexText(root, "Rtmr2Hex", [MeasurementSize], source),
-                Rtmr3Hex = EvidenceFields.HexText(root, "Rtmr3Hex", [MeasurementSize], source),
-                MrConfigIdHex = EvidenceFields.HexText(root, "MrConfigIdHex", [MeasurementSize], source),
-                MrOwnerHex = EvidenceFields.HexText(root, "MrOwnerHex", [MeasurementSize], source),
-                MrOwnerConfigHex = EvidenceFields.HexText(root, "MrOwnerConfigHex", [MeasurementSize], source),
-                TdAttributesHex = EvidenceFields.HexText(root, "TdAttributesHex", [8], source),
-                XfamHex = EvidenceFields.HexText(root, "XfamHex", [8], source),
-                MrSeamHex = EvidenceFields.HexText(root, "MrSeamHex", [MeasurementSize], source),
-                TeeTcbSvnHex = EvidenceFields.HexText(root, "TeeTcbSvnHex", [16], source),
-                QuoteHex = EvidenceFields.HexText(root, "QuoteHex", null, source),
-                RuntimeDataHex = EvidenceFields.HexText(root, "RuntimeDataHex", null, source, allowEmpty: true),
-                RuntimeDataType = runtimeTypeText,
-            };
+            throw new EnclaveInfoFormatException($"{source}: \"RuntimeDataType\" must be \"Binary\" or \"JSON\"");
         }
+
+        return new TdInfo
+        {
+            MrTdHex = EvidenceFields.HexText(root, "MrTdHex", [MeasurementSize], source),
+            Rtmr0Hex = EvidenceFields.HexText(root, "Rtmr0Hex", [MeasurementSize], source),
+            Rtmr1Hex = EvidenceFields.HexText(root, "Rtmr1Hex", [MeasurementSize], source),
+            Rtmr2Hex = EvidenceFields.HexText(root, "Rtmr2Hex", [MeasurementSize], source),
+            Rtmr3Hex = EvidenceFields.HexText(root, "Rtmr3Hex", [MeasurementSize], source),
+            MrConfigIdHex = EvidenceFields.HexText(root, "MrConfigIdHex", [MeasurementSize], source),
+            MrOwnerHex = EvidenceFields.HexText(root, "MrOwnerHex", [MeasurementSize], source),
+            MrOwnerConfigHex = EvidenceFields.HexText(root, "MrOwnerConfigHex", [MeasurementSize], source),
+            TdAttributesHex = EvidenceFields.HexText(root, "TdAttributesHex", [8], source),
+            XfamHex = EvidenceFields.HexText(root, "XfamHex", [8], source),
+            MrSeamHex = EvidenceFields.HexText(root, "MrSeamHex", [MeasurementSize], source),
+            TeeTcbSvnHex = EvidenceFields.HexText(root, "TeeTcbSvnHex", [16], source),
+            QuoteHex = EvidenceFields.HexText(root, "QuoteHex", null, source),
+            RuntimeDataHex = EvidenceFields.HexText(root, "RuntimeDataHex", null, source, allowEmpty: true),
+            RuntimeDataType = runtimeTypeText,
+        };
     }
 
     /// <summary>The file's JSON text (two-space indentation, trailing newline).</summary>
@@ -327,6 +310,28 @@ public sealed record TdInfo
 /// <summary>Field readers shared by the evidence files (<see cref="EnclaveInfo"/>, <see cref="TdInfo"/>): errors name the file and the field.</summary>
 internal static class EvidenceFields
 {
+    /// <summary>Parses <paramref name="json"/>, which must be a JSON object; the caller disposes the document.</summary>
+    public static JsonDocument ParseObject(ReadOnlySpan<byte> json, string source)
+    {
+        JsonDocument doc;
+        try
+        {
+            doc = JsonDocument.Parse(json.ToArray());
+        }
+        catch (JsonException e)
+        {
+            throw new EnclaveInfoFormatException($"{source}: not valid JSON: {e.Message}", e);
+        }
+
+        if (doc.RootElement.ValueKind != JsonValueKind.Object)
+        {
+            doc.Dispose();
+            throw new EnclaveInfoFormatException($"{source}: must be a JSON object");
+        }
+
+        return doc;
+    }
+
     public static JsonElement Field(JsonElement root, string name, string source) =>
         root.TryGetProperty(name, out var value) ? value : throw new EnclaveInfoFormatException($"{source}: \"{name}\" is missing");
 

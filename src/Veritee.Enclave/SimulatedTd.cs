@@ -118,7 +118,7 @@ public sealed record SimulatedTd
         }
     }
 
-    /// <summary>The TD report body (584 bytes for TD 1.0, 648 for TD 1.5; dcap.md §1.4) on a platform with <paramref name="profile"/>.</summary>
+    /// <summary>The TD report body (584 bytes for TD 1.0, 648 for TD 1.5; docs/verification.md §1.4) on a platform with <paramref name="profile"/>.</summary>
     internal byte[] Report(PlatformProfile profile, ReadOnlySpan<byte> reportData, bool td15)
     {
         Validate();

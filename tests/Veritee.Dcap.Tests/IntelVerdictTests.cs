@@ -5,7 +5,7 @@ using Veritee.Dcap.Verification;
 namespace Veritee.Dcap.Tests;
 
 /// <summary>
-/// Intel QVL's verdict on unusual but correctly signed collateral (issue 10 §4), each built by hand with
+/// Intel QVL's verdict on unusual but correctly signed collateral (docs/verification.md §5–§8), each built by hand with
 /// <see cref="DcapLab"/> and checked end to end: cold, and warm twice through one cache (a cache never changes a verdict).
 /// The expected statuses come from QVL's source (EnclaveIdentityV2, TcbInfo, TdxModuleIdentity, TcbLevelCheck,
 /// TdxModuleCheck, TDRelaunchCheck) and QvE's expiration rule.

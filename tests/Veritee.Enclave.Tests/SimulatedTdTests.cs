@@ -148,7 +148,8 @@ public class SimulatedTdTests(PlatformFixture fixture) : IClassFixture<PlatformF
         Assert.Equal(Platform.Profile.QeId, v4.AsSpan(28, 16).ToArray());
         Assert.Equal(new byte[4], v4.AsSpan(44, 4).ToArray());
 
-        // dcap.md §1.5 absolute offsets of a TDX v4 quote with 32 bytes of QE auth data.
+        // Absolute offsets of a TDX v4 quote with 32 bytes of QE auth data: signature data at 48 + 584 + 4 = 636
+        // (docs/verification.md §1.2), its fields at the relative offsets of §1.5.
         Assert.Equal(v4.Length - 636, (int)BinaryPrimitives.ReadUInt32LittleEndian(v4.AsSpan(632)));
         Assert.Equal(6, BinaryPrimitives.ReadUInt16LittleEndian(v4.AsSpan(764)));
         Assert.Equal(v4.Length - 770, (int)BinaryPrimitives.ReadUInt32LittleEndian(v4.AsSpan(766)));
@@ -223,8 +224,8 @@ public class SimulatedTdTests(PlatformFixture fixture) : IClassFixture<PlatformF
     };
 
     /// <summary>
-    /// dcap.md §6 / tdx-attestation.md §6.6: these TDs verify under QVL semantics (debug, attributes and MRSERVICETD are
-    /// relying-party policy), so the test asserts the fields a policy would see.
+    /// These TDs verify under QVL semantics: debug, attributes and MRSERVICETD are relying-party policy
+    /// (docs/tdx.md, "What a relying party must check"), so the test asserts the fields a policy would see.
     /// </summary>
     [Theory]
     [MemberData(nameof(PolicyFields))]
@@ -279,7 +280,11 @@ public class SimulatedTdTests(PlatformFixture fixture) : IClassFixture<PlatformF
 
     public static TheoryData<int, bool, int, QvlStatus> Mutations() => new()
     {
-        // dcap.md §6 mutation offsets of the real TDX vectors, on simulated quotes of the same layout.
+        // One flipped bit per field (layout: docs/verification.md §1.2, §1.4, §1.5; checks in the order of §5.4).
+        // v4: 28 QE-ID in the header, 50 TEE_TCB_SVN, 184 MRTD, 568 REPORTDATA, 636 quote signature, 700 attestation
+        // key (breaks the QE report binding), 1028 QE report, 1154 QE report signature, 1220 QE auth data.
+        // v5 TD 1.5 (body at 54, signature data at 706): 382 RTMR0, 638 TEE_TCB_SVN2, 654 MRSERVICETD, 706 quote
+        // signature, 770 attestation key, 1224 QE report signature, 1290 QE auth data.
         { 4, false, 28, QvlStatus.STATUS_INVALID_QUOTE_SIGNATURE },
         { 4, false, 50, QvlStatus.STATUS_INVALID_QUOTE_SIGNATURE },
         { 4, false, 184, QvlStatus.STATUS_INVALID_QUOTE_SIGNATURE },

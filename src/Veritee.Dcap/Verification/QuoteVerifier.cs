@@ -25,6 +25,12 @@ public sealed class QuoteVerifier
     private const byte KindQeReportSignature = 13;
     private const int MaxChainCertificates = 4;
 
+    private static readonly CertificateRole IntermediateCaRole = new(
+        QvlStatus.STATUS_SGX_INTERMEDIATE_CA_INVALID_EXTENSIONS, QvlStatus.STATUS_SGX_INTERMEDIATE_CA_INVALID_ISSUER, QvlStatus.STATUS_SGX_INTERMEDIATE_CA_REVOKED);
+
+    private static readonly CertificateRole TcbSigningRole = new(
+        QvlStatus.STATUS_SGX_TCB_SIGNING_CERT_INVALID_EXTENSIONS, QvlStatus.STATUS_SGX_TCB_SIGNING_CERT_INVALID_ISSUER, QvlStatus.STATUS_SGX_TCB_SIGNING_CERT_REVOKED);
+
     private readonly VerificationCache? _cache;
 
     /// <summary>A verifier that memoises pure steps in <paramref name="cache"/> (warm); without one, every call starts from bytes (cold).</summary>
@@ -87,6 +93,9 @@ public sealed class QuoteVerifier
             perCall?.ReleaseKeys();
         }
     }
+
+    /// <summary>The QVL statuses for a certificate under the root that fails one of its checks.</summary>
+    private sealed record CertificateRole(QvlStatus InvalidExtensions, QvlStatus InvalidIssuer, QvlStatus Revoked);
 
     private sealed class VerificationFailure(QvlStatus status, string message) : Exception(message)
     {
@@ -211,17 +220,7 @@ public sealed class QuoteVerifier
                 throw new VerificationFailure(QvlStatus.STATUS_SGX_INTERMEDIATE_CA_MISSING, $"PCK CRL issuer chain must be the PCK Processor/Platform CA and the root ({crlChain.Count} certificates)");
             }
 
-            RequireExtensions(ca, QvlStatus.STATUS_SGX_INTERMEDIATE_CA_INVALID_EXTENSIONS);
-            if (!IssuedBy(ca, root))
-            {
-                throw new VerificationFailure(QvlStatus.STATUS_SGX_INTERMEDIATE_CA_INVALID_ISSUER, $"'{ca.SubjectCommonName}' is not signed by the root CA");
-            }
-
-            VerifyCrl(rootCrl, root, "root CA CRL");
-            if (rootCrl.IsRevoked(ca))
-            {
-                throw new VerificationFailure(QvlStatus.STATUS_SGX_INTERMEDIATE_CA_REVOKED, $"'{ca.SubjectCommonName}' serial {ca.SerialNumber} is revoked");
-            }
+            RequireIssuedByRootAndNotRevoked(ca, root, rootCrl, IntermediateCaRole, $"'{ca.SubjectCommonName}'");
 
             VerifyCrl(pckCrl, ca, "PCK CRL");
             CheckNotAfter(crlChain, "PCK CRL issuer chain");
@@ -345,17 +344,7 @@ public sealed class QuoteVerifier
                 throw new VerificationFailure(QvlStatus.STATUS_SGX_TCB_SIGNING_CERT_MISSING, $"{what} issuer chain must be the TCB Signing certificate and the root ({chain.Count} certificates)");
             }
 
-            RequireExtensions(signer, QvlStatus.STATUS_SGX_TCB_SIGNING_CERT_INVALID_EXTENSIONS);
-            if (!IssuedBy(signer, root))
-            {
-                throw new VerificationFailure(QvlStatus.STATUS_SGX_TCB_SIGNING_CERT_INVALID_ISSUER, $"{what} TCB Signing certificate is not signed by the root");
-            }
-
-            VerifyCrl(rootCrl, root, "root CA CRL");
-            if (rootCrl.IsRevoked(signer))
-            {
-                throw new VerificationFailure(QvlStatus.STATUS_SGX_TCB_SIGNING_CERT_REVOKED, $"TCB Signing certificate serial {signer.SerialNumber} is revoked");
-            }
+            RequireIssuedByRootAndNotRevoked(signer, root, rootCrl, TcbSigningRole, $"{what} TCB Signing certificate");
 
             if (!root.PublicKey.SameAs(anchor.Point))
             {
@@ -614,6 +603,26 @@ public sealed class QuoteVerifier
         /// is imported once per anchor (the same point, so the same verdict, without re-importing Intel's root key).
         /// </summary>
         private EcPublicKey KeyOf(DcapCertificate issuer) => issuer.PublicKey.SameAs(anchor.Point) ? anchor.Key : issuer.PublicKey;
+
+        /// <summary>
+        /// The steps a certificate directly under the root takes, in QVL's order: its extensions, its signature by the
+        /// root, the root CA CRL (signed by the root, in its window), and that CRL not listing it. <paramref name="role"/>
+        /// names the QVL status of each failure.
+        /// </summary>
+        private void RequireIssuedByRootAndNotRevoked(DcapCertificate cert, DcapCertificate root, CertificateRevocationList rootCrl, CertificateRole role, string name)
+        {
+            RequireExtensions(cert, role.InvalidExtensions);
+            if (!IssuedBy(cert, root))
+            {
+                throw new VerificationFailure(role.InvalidIssuer, $"{name} is not signed by the root CA");
+            }
+
+            VerifyCrl(rootCrl, root, "root CA CRL");
+            if (rootCrl.IsRevoked(cert))
+            {
+                throw new VerificationFailure(role.Revoked, $"{name} (serial {cert.SerialNumber}) is revoked");
+            }
+        }
 
         private static void RequireExtensions(DcapCertificate cert, QvlStatus status)
         {

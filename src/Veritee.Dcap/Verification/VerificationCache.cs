@@ -1,6 +1,8 @@
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
+using Veritee.Dcap.Collateral;
 using Veritee.Dcap.X509;
 
 namespace Veritee.Dcap.Verification;
@@ -10,12 +12,20 @@ namespace Veritee.Dcap.Verification;
 /// signature checks (key, message, signature to bool), each keyed by a SHA-256 of its full input. The verifier runs
 /// every step in the same order with or without the cache, so a cache can make verification cheaper but never
 /// change a verdict. The quote's own signature is not memoised: each quote is new evidence.
+/// A collateral bundle whose quote-independent checks passed is also remembered whole (by a private copy of its
+/// bytes and the trust anchor), so a repeat bundle is recognised by comparing bytes instead of hashing and
+/// re-walking every part; each quote's PCK chain is remembered under it by its exact bytes.
 /// Thread-safe. Bounded: when an area exceeds its capacity it is emptied.
 /// </summary>
 public sealed class VerificationCache
 {
+    /// <summary>At most this many collateral bundles are remembered (one per FMSPC and TEE type in practice).</summary>
+    private const int MaxBundles = 1024;
+
     private readonly ConcurrentDictionary<Key, object> _parsed = new();
     private readonly ConcurrentDictionary<Key, bool> _signatures = new();
+    private readonly ConcurrentDictionary<Key, CollateralMemo> _bundles = new();
+    private readonly ConditionalWeakTable<QuoteCollateral, CollateralMemo> _bundleOf = new();
     private readonly int _capacity;
 
     /// <summary>Creates a cache holding at most <paramref name="capacity"/> entries per area.</summary>
@@ -60,6 +70,48 @@ public sealed class VerificationCache
         return ok;
     }
 
+    /// <summary>Number of remembered collateral bundles.</summary>
+    internal int BundleCount => _bundles.Count;
+
+    /// <summary>
+    /// The memo of a bundle with exactly <paramref name="collateral"/>'s bytes verified under <paramref name="anchor"/>,
+    /// or null. The same instance is found by identity, another instance by the SHA-256 of its bytes; either way
+    /// every byte is compared with the memo's own copy before it is used.
+    /// </summary>
+    internal CollateralMemo? FindBundle(QuoteCollateral collateral, TrustAnchor anchor)
+    {
+        if (_bundleOf.TryGetValue(collateral, out var known) && known.Matches(collateral, anchor.Point))
+        {
+            return known;
+        }
+
+        if (_bundles.IsEmpty)
+        {
+            return null;
+        }
+
+        var digest = CollateralMemo.DigestOf(collateral, anchor.Point);
+        if (_bundles.TryGetValue(Key.Of(digest), out var found) && found.Matches(collateral, anchor.Point))
+        {
+            _bundleOf.AddOrUpdate(collateral, found);
+            return found;
+        }
+
+        return null;
+    }
+
+    /// <summary>Remembers <paramref name="memo"/> (built from a private copy of <paramref name="collateral"/>'s bytes) for that instance and its content.</summary>
+    internal void AddBundle(QuoteCollateral collateral, CollateralMemo memo)
+    {
+        if (_bundles.Count >= Math.Min(_capacity, MaxBundles))
+        {
+            _bundles.Clear();
+        }
+
+        _bundles[Key.Of(memo.Digest)] = memo;
+        _bundleOf.AddOrUpdate(collateral, memo);
+    }
+
     /// <summary>Releases the platform key handles of everything parsed (for a cache that lives for one call).</summary>
     internal void ReleaseKeys()
     {
@@ -90,6 +142,12 @@ public sealed class VerificationCache
     [StructLayout(LayoutKind.Sequential)]
     private readonly record struct Key(ulong A, ulong B, ulong C, ulong D)
     {
+        public static Key Of(ReadOnlySpan<byte> digest)
+        {
+            var words = MemoryMarshal.Cast<byte, ulong>(digest);
+            return new Key(words[0], words[1], words[2], words[3]);
+        }
+
         public static Key Of(byte kind, ReadOnlySpan<byte> a, ReadOnlySpan<byte> b, ReadOnlySpan<byte> c)
         {
             // Hash of (kind, H(a), H(b), H(c)): one-shot hashes avoid creating a hash context per lookup.

@@ -1,9 +1,13 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using System.Security.Cryptography;
 using System.Text.Json;
 using Veritee.Dcap;
+using Veritee.Dcap.Collateral;
 using Veritee.Dcap.Verification;
+using Veritee.Enclave;
+using Veritee.Sgx;
 
 namespace Veritee.Cli;
 
@@ -21,49 +25,158 @@ internal static class BenchCommand
 
     private static Command BenchVerify(CliIo io)
     {
-        var quote = new Argument<FileInfo>("QUOTE") { Description = "Quote file." };
+        var quote = new Argument<FileInfo?>("QUOTE") { Description = "Quote file (none with --distinct-quotes).", Arity = ArgumentArity.ZeroOrOne };
         var options = new VerifyOptions();
+        options.Collateral.Required = false;
         var seconds = new Option<double>("--seconds") { Description = "Measurement time per run (default 5).", DefaultValueFactory = _ => 5 };
         var threads = new Option<int>("--threads") { Description = "Parallel verifying threads (default 1).", DefaultValueFactory = _ => 1 };
         var cold = new Option<bool>("--cold") { Description = "Verify every certificate, CRL and collateral signature from bytes on every call, as Intel QVL does (default: warm, a repeat platform with the verification cache on)." };
+        var distinct = new Option<bool>("--distinct-quotes")
+        {
+            Description = "Verify a different quote each call, as a service does: a throwaway simulated platform (temporary folder, deleted after) with its own "
+                + $"collateral and trust anchor, and {DistinctQuotes.Count} quotes of one enclave, each with its own random report data and attestation-key signature; "
+                + "the QE report and its PCK signature are the same in every quote, as a hardware quoting enclave's certification data is for the life of its "
+                + "attestation key. No QUOTE, --collateral or --trust-anchor; --at defaults to now.",
+        };
         var json = new Option<bool>("--json") { Description = "Print {\"mode\",\"threads\",\"operations\",\"seconds\",\"opsPerSecond\",\"floor\",\"floorPerSecond\",\"ratio\"}." };
         var command = new Command(
             "verify",
-            "Verify one quote in a loop and report verifications per second, beside the floor measured in the same process on the same number of threads: "
-            + "ECDSA P-256 verify with an imported key (floor \"ecdsa-p256-verify\", warm) or key import from the raw point plus verify (\"ecdsa-p256-import-verify\", --cold); ratio = ops/s divided by floor/s.");
+            "Verify one quote in a loop (or, with --distinct-quotes, a new quote of one simulated platform each call) and report verifications per second, "
+            + "beside the floor measured in the same process on the same number of threads: "
+            + "ECDSA P-256 verify with an imported key (floor \"ecdsa-p256-verify\", warm) or key import from the raw point plus verify (\"ecdsa-p256-import-verify\", --cold); ratio = ops/s divided by floor/s. "
+            + "Against Phala dcap-qvl on the same quote, one command: bench/verify-vs-dcap-qvl.sh [CASE] [SECONDS] [RUNS].");
         command.Arguments.Add(quote);
         options.AddTo(command);
         command.Options.Add(seconds);
         command.Options.Add(threads);
         command.Options.Add(cold);
+        command.Options.Add(distinct);
         command.Options.Add(json);
         command.SetAction(VeriteeCommand.Guard(parse =>
         {
-            var input = options.Read(parse, parse.GetValue(quote)!);
             var isCold = parse.GetValue(cold);
+            var quoteFile = parse.GetValue(quote);
+            using var quotes = parse.GetValue(distinct)
+                ? DistinctQuotes.Create(quoteFile, parse.GetValue(options.Collateral), parse.GetValue(options.TrustAnchor), CliTime.Parse(parse.GetValue(options.At), DateTimeOffset.UtcNow))
+                : DistinctQuotes.One(quoteFile is null ? throw new CliException("QUOTE is required (or --distinct-quotes)") :
+                    parse.GetValue(options.Collateral) is null ? throw new CliException("--collateral is required (or --distinct-quotes)") :
+                    options.Read(parse, quoteFile));
             var cache = new VerificationCache();
             var verifier = new QuoteVerifier(cache);
-            Func<VerificationResult> once = isCold
-                ? () => QuoteVerifier.VerifyCold(input.Quote, input.Collateral, input.Anchor, input.Time)
-                : () => verifier.Verify(input.Quote, input.Collateral, input.Anchor, input.Time);
+            Func<byte[], VerificationResult> once = isCold
+                ? q => QuoteVerifier.VerifyCold(q, quotes.Collateral, quotes.Anchor, quotes.Time)
+                : q => verifier.Verify(q, quotes.Collateral, quotes.Anchor, quotes.Time);
 
             // Never benchmark an error path: the quote must verify, and every iteration must agree.
-            var reference = once();
+            var reference = once(quotes.Next());
             if (!reference.IsVerified)
             {
                 throw new CliException($"the quote does not verify at this time ({reference.Status.Name()}: {reference.Detail}); benchmark refused", ExitCodes.Negative);
             }
 
-            var result = BenchRunner.Run(() => once().Status == reference.Status, parse.GetValue(seconds), parse.GetValue(threads));
+            var result = BenchRunner.Run(() => once(quotes.Next()).Status == reference.Status, parse.GetValue(seconds), parse.GetValue(threads));
 
             // The floor right after, on as many threads: a warm verification cannot beat one ECDSA check with a
             // ready key, a cold one cannot beat importing the quote's key and checking its signature.
             var floor = BenchFloor.EcdsaP256Verify(isCold, BenchFloor.SecondsFor(result.Seconds), result.Threads);
-            BenchRunner.Print(io, isCold ? "verify-cold" : "verify-warm", result, floor, parse.GetValue(json));
+            var mode = (isCold ? "verify-cold" : "verify-warm") + (quotes.Length > 1 ? "-distinct-quotes" : string.Empty);
+            BenchRunner.Print(io, mode, result, floor, parse.GetValue(json));
             return ExitCodes.Ok;
         }));
         return command;
     }
+}
+
+/// <summary>The quotes a verify benchmark cycles through, with their collateral, anchor and time; owns a throwaway platform folder.</summary>
+internal sealed class DistinctQuotes : IDisposable
+{
+    /// <summary>Quotes made for <c>--distinct-quotes</c> (made before the timed loop, so signing is not measured).</summary>
+    public const int Count = 1024;
+
+    /// <summary>SGX v3 quote: 48-byte header and 384-byte report body are signed; report data is the body's last 64 bytes.</summary>
+    private const int SignedLength = 48 + 384;
+    private const int ReportDataOffset = 48 + 320;
+    private const int SignatureOffset = SignedLength + 4;
+
+    private readonly byte[][] _quotes;
+    private readonly DirectoryInfo? _folder;
+    private long _next = -1;
+
+    private DistinctQuotes(byte[][] quotes, QuoteCollateral collateral, TrustAnchor anchor, DateTimeOffset time, DirectoryInfo? folder)
+    {
+        _quotes = quotes;
+        Collateral = collateral;
+        Anchor = anchor;
+        Time = time;
+        _folder = folder;
+    }
+
+    public QuoteCollateral Collateral { get; }
+
+    public TrustAnchor Anchor { get; }
+
+    public DateTimeOffset Time { get; }
+
+    /// <summary>How many different quotes are cycled through.</summary>
+    public int Length => _quotes.Length;
+
+    /// <summary>The next quote, round robin (thread-safe).</summary>
+    public byte[] Next() => _quotes[(int)((ulong)Interlocked.Increment(ref _next) % (ulong)_quotes.Length)];
+
+    public static DistinctQuotes One((byte[] Quote, QuoteCollateral Collateral, TrustAnchor Anchor, DateTimeOffset Time) input) =>
+        new([input.Quote], input.Collateral, input.Anchor, input.Time, null);
+
+    /// <summary>
+    /// A throwaway simulated platform and its collateral at <paramref name="time"/>, and <see cref="Count"/> quotes of one
+    /// enclave that differ in report data (random) and hence in the attestation key's signature.
+    /// </summary>
+    public static DistinctQuotes Create(FileInfo? quote, string? collateral, FileInfo? anchor, DateTimeOffset time)
+    {
+        if (quote is not null || collateral is not null || anchor is not null)
+        {
+            throw new CliException("--distinct-quotes makes its own platform, quotes, collateral and trust anchor: give no QUOTE, --collateral or --trust-anchor");
+        }
+
+        var folder = Directory.CreateTempSubdirectory("veritee-bench-");
+        try
+        {
+            using var platform = SimulatedPlatform.Create(Path.Combine(folder.FullName, "platform"), time);
+            var bundle = CollateralAuthority.Issue(platform, new CollateralOptions { IssuedAt = time }).ToQuoteCollateral();
+            var enclave = new SimulatedEnclave
+            {
+                MrEnclave = SimulatedEnclave.MeasureName(SimulatedEnclave.DefaultName),
+                MrSigner = SimulatedEnclave.MrSignerOf(platform.EnclaveSignerKey),
+            };
+            var template = platform.Quote(enclave, new byte[64], version: 3);
+            var parsed = Quote.Parse(template);
+            if (parsed.SignedRegion.Length != SignedLength || !parsed.SignatureData.Signature.Span.SequenceEqual(template.AsSpan(SignatureOffset, 64)))
+            {
+                throw new InvalidOperationException("simulated v3 quote layout is not header ‖ body ‖ u32 length ‖ signature");
+            }
+
+            // The platform's attestation key, from the state the platform just wrote: a new quote is a new report
+            // signed by the same key, while the QE report and its PCK signature stay as they are.
+            using var attestationKey = ECDsa.Create();
+            attestationKey.ImportFromPem(File.ReadAllText(Path.Combine(platform.Folder, "attestation-key.pem")));
+            var quotes = new byte[Count][];
+            for (var i = 0; i < quotes.Length; i++)
+            {
+                var q = (byte[])template.Clone();
+                RandomNumberGenerator.Fill(q.AsSpan(ReportDataOffset, 64));
+                attestationKey.SignData(q.AsSpan(0, SignedLength), q.AsSpan(SignatureOffset, 64), HashAlgorithmName.SHA256, DSASignatureFormat.IeeeP1363FixedFieldConcatenation);
+                quotes[i] = q;
+            }
+
+            return new DistinctQuotes(quotes, bundle, platform.TrustAnchor, time, folder);
+        }
+        catch
+        {
+            folder.Delete(recursive: true);
+            throw;
+        }
+    }
+
+    public void Dispose() => _folder?.Delete(recursive: true);
 }
 
 /// <summary>Measured throughput of one benchmark run.</summary>

@@ -74,11 +74,13 @@ internal static class BenchCommand
                 throw new CliException($"the quote does not verify at this time ({reference.Status.Name()}: {reference.Detail}); benchmark refused", ExitCodes.Negative);
             }
 
-            var result = BenchRunner.Run(() => once(quotes.Next()).Status == reference.Status, parse.GetValue(seconds), parse.GetValue(threads));
-
-            // The floor right after, on as many threads: a warm verification cannot beat one ECDSA check with a
-            // ready key, a cold one cannot beat importing the quote's key and checking its signature.
-            var floor = BenchFloor.EcdsaP256Verify(isCold, BenchFloor.SecondsFor(result.Seconds), result.Threads);
+            // The floor on as many threads, interleaved with the benchmark in short turns so that both see the same
+            // machine (other load comes and goes): a warm verification cannot beat one ECDSA check with a ready key,
+            // a cold one cannot beat importing the quote's key and checking its signature.
+            using var floorOperation = BenchFloor.EcdsaP256VerifyOperation(isCold);
+            var (result, floorResult) = BenchRunner.RunInterleaved(
+                () => once(quotes.Next()).Status == reference.Status, floorOperation.Operation, parse.GetValue(seconds), parse.GetValue(threads));
+            var floor = new BenchFloor(floorOperation.Name, floorOperation.Description, floorResult);
             var mode = (isCold ? "verify-cold" : "verify-warm") + (quotes.Length > 1 ? "-distinct-quotes" : string.Empty);
             BenchRunner.Print(io, mode, result, floor, parse.GetValue(json));
             return ExitCodes.Ok;
@@ -179,10 +181,16 @@ internal sealed class DistinctQuotes : IDisposable
     public void Dispose() => _folder?.Delete(recursive: true);
 }
 
-/// <summary>Measured throughput of one benchmark run.</summary>
-internal sealed record BenchResult(int Threads, long Operations, double Seconds)
+/// <summary>Measured throughput of one benchmark run: wall time, and the process's CPU time over the same interval.</summary>
+internal sealed record BenchResult(int Threads, long Operations, double Seconds, double CpuSeconds)
 {
     public double OpsPerSecond => Operations / Seconds;
+
+    /// <summary>
+    /// Operations per second of CPU time the process used (all its threads, GC included): on a machine shared with
+    /// other work, wall time includes waiting for a core, CPU time does not.
+    /// </summary>
+    public double OpsPerCpuSecond => CpuSeconds > 0 ? Operations / CpuSeconds : double.NaN;
 }
 
 /// <summary>Runs an operation in a timed loop on N threads after a warm-up.</summary>
@@ -208,6 +216,8 @@ internal static class BenchRunner
         }
 
         long total = 0;
+        using var process = Process.GetCurrentProcess();
+        var cpuBefore = process.TotalProcessorTime;
         var stopAt = Stopwatch.GetTimestamp() + (long)(seconds * Stopwatch.Frequency);
         var clock = Stopwatch.StartNew();
         var workers = Enumerable.Range(0, threads).Select(_ => new Thread(() =>
@@ -225,7 +235,91 @@ internal static class BenchRunner
         })).ToList();
         workers.ForEach(t => t.Start());
         workers.ForEach(t => t.Join());
-        return new BenchResult(threads, total, clock.Elapsed.TotalSeconds);
+        var elapsed = clock.Elapsed.TotalSeconds;
+        process.Refresh();
+        return new BenchResult(threads, total, elapsed, (process.TotalProcessorTime - cpuBefore).TotalSeconds);
+    }
+
+    /// <summary>Turn length of <see cref="RunInterleaved"/>: long against timer and CPU-time reads, short against load changes.</summary>
+    private const double TurnSeconds = 0.05;
+
+    /// <summary>
+    /// Runs <paramref name="operation"/> for <paramref name="seconds"/> and <paramref name="floor"/> for as long, on
+    /// each of <paramref name="threads"/> threads, alternating every 50 ms, after a warm-up of both. Each result counts
+    /// only its own turns (wall time, and process CPU time, which is per operation only with one thread).
+    /// </summary>
+    public static (BenchResult Operation, BenchResult Floor) RunInterleaved(Func<bool> operation, Func<bool> floor, double seconds, int threads)
+    {
+        if (seconds is <= 0 or > 3600)
+        {
+            throw new CliException("--seconds must be in (0, 3600]");
+        }
+
+        if (threads is < 1 or > 256)
+        {
+            throw new CliException("--threads must be in 1..256");
+        }
+
+        var warmUp = Stopwatch.StartNew();
+        while (warmUp.Elapsed.TotalSeconds < Math.Max(0.2, seconds / 10))
+        {
+            Check(operation());
+            Check(floor());
+        }
+
+        long opCount = 0, floorCount = 0, opTicks = 0, floorTicks = 0;
+        double opCpu = 0, floorCpu = 0;
+        var turn = (long)(TurnSeconds * Stopwatch.Frequency);
+        var cpuLock = new object();
+        var workers = Enumerable.Range(0, threads).Select(_ => new Thread(() =>
+        {
+            using var process = Process.GetCurrentProcess();
+            long ops = 0, floors = 0, myOpTicks = 0, myFloorTicks = 0;
+            double myOpCpu = 0, myFloorCpu = 0;
+
+            // Turns until this thread has spent the measurement time on the operation (at least one turn each).
+            do
+            {
+                myOpTicks += Turn(operation, turn, process, ref ops, ref myOpCpu);
+                myFloorTicks += Turn(floor, turn, process, ref floors, ref myFloorCpu);
+            }
+            while (myOpTicks < seconds * Stopwatch.Frequency);
+
+            Interlocked.Add(ref opCount, ops);
+            Interlocked.Add(ref floorCount, floors);
+            Interlocked.Add(ref opTicks, myOpTicks);
+            Interlocked.Add(ref floorTicks, myFloorTicks);
+            lock (cpuLock)
+            {
+                opCpu += myOpCpu;
+                floorCpu += myFloorCpu;
+            }
+        })).ToList();
+        workers.ForEach(t => t.Start());
+        workers.ForEach(t => t.Join());
+
+        // Per-thread time, averaged: the threads ran side by side.
+        double Seconds(long ticks) => (double)ticks / Stopwatch.Frequency / threads;
+        return (new BenchResult(threads, opCount, Seconds(opTicks), opCpu / threads), new BenchResult(threads, floorCount, Seconds(floorTicks), floorCpu / threads));
+    }
+
+    private static long Turn(Func<bool> operation, long ticks, Process process, ref long count, ref double cpuSeconds)
+    {
+        process.Refresh();
+        var cpu = process.TotalProcessorTime;
+        var start = Stopwatch.GetTimestamp();
+        long now;
+        do
+        {
+            Check(operation());
+            count++;
+            now = Stopwatch.GetTimestamp();
+        }
+        while (now - start < ticks);
+
+        process.Refresh();
+        cpuSeconds += (process.TotalProcessorTime - cpu).TotalSeconds;
+        return now - start;
     }
 
     public static void Print(CliIo io, string mode, BenchResult r, BenchFloor floor, bool json)
@@ -242,6 +336,10 @@ internal static class BenchRunner
                 floor = floor.Name,
                 floorPerSecond = Math.Round(floor.PerSecond, 1),
                 ratio = Math.Round(floor.RatioOf(r.OpsPerSecond), 4),
+                cpuSeconds = Math.Round(r.CpuSeconds, 3),
+                opsPerCpuSecond = Math.Round(r.OpsPerCpuSecond, 1),
+                floorPerCpuSecond = Math.Round(floor.Result.OpsPerCpuSecond, 1),
+                cpuRatio = Math.Round(r.OpsPerCpuSecond / floor.Result.OpsPerCpuSecond, 4),
             }));
         }
         else
@@ -249,6 +347,8 @@ internal static class BenchRunner
             io.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{mode}: {r.OpsPerSecond:F1} ops/s ({r.Operations} operations in {r.Seconds:F2} s on {r.Threads} thread(s), {Environment.ProcessorCount} CPU(s))"));
             io.Out.WriteLine(floor.Describe(r.OpsPerSecond));
+            io.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"per CPU second (process CPU time, robust to other load): {r.OpsPerCpuSecond:F1} ops, floor {floor.Result.OpsPerCpuSecond:F1}; ratio {r.OpsPerCpuSecond / floor.Result.OpsPerCpuSecond:F3}"));
         }
     }
 

@@ -50,7 +50,7 @@ public sealed class QuoteVerifier
         ArgumentNullException.ThrowIfNull(anchor);
 
         // Without a shared cache, a per-call one still avoids re-parsing the same root certificate four times.
-        var perCall = _cache is null ? new VerificationCache(256) : null;
+        var perCall = _cache is null ? VerificationCache.ForOneCall() : null;
         var run = new Run(_cache ?? perCall!, anchor, time);
         try
         {
@@ -79,7 +79,7 @@ public sealed class QuoteVerifier
     {
         ArgumentNullException.ThrowIfNull(collateral);
         ArgumentNullException.ThrowIfNull(anchor);
-        var perCall = _cache is null ? new VerificationCache(256) : null;
+        var perCall = _cache is null ? VerificationCache.ForOneCall() : null;
         var run = new Run(_cache ?? perCall!, anchor, time);
         try
         {

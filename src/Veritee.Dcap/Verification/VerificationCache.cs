@@ -28,11 +28,20 @@ public sealed class VerificationCache
     private readonly ConditionalWeakTable<QuoteCollateral, CollateralMemo> _bundleOf = new();
     private readonly int _capacity;
 
+    /// <summary>The memo of a cache for one verification on one thread (see <see cref="ForOneCall"/>), else null.</summary>
+    private readonly List<OneCallEntry>? _oneCall;
+
     /// <summary>Creates a cache holding at most <paramref name="capacity"/> entries per area.</summary>
     public VerificationCache(int capacity = 100_000)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
         _capacity = capacity;
+    }
+
+    private VerificationCache(List<OneCallEntry> oneCall)
+        : this(oneCall.Capacity)
+    {
+        _oneCall = oneCall;
     }
 
     /// <summary>Number of memoised parse results.</summary>
@@ -41,9 +50,28 @@ public sealed class VerificationCache
     /// <summary>Number of memoised signature checks.</summary>
     public int SignatureCount => _signatures.Count;
 
+    /// <summary>
+    /// A cache for one cold verification on one thread: it only spares the repeats within that call (Intel's root
+    /// appears in four chains, its CRL and self-signature are checked three times), so instead of hashing every
+    /// input it keeps a copy of each and finds a repeat by comparing bytes over the few dozen entries.
+    /// </summary>
+    internal static VerificationCache ForOneCall() => new(new List<OneCallEntry>(32));
+
     internal T Parse<T>(byte kind, ReadOnlySpan<byte> input, Func<T> parse)
         where T : class
     {
+        if (_oneCall is not null)
+        {
+            if (FindOneCall(kind, [], input, []) is T known)
+            {
+                return known;
+            }
+
+            var parsed = parse();
+            _oneCall.Add(new OneCallEntry(kind, [], input.ToArray(), [], parsed));
+            return parsed;
+        }
+
         var key = Key.Of(kind, input, [], []);
         if (_parsed.TryGetValue(key, out var hit) && hit is T typed)
         {
@@ -58,6 +86,18 @@ public sealed class VerificationCache
 
     internal bool Verify(EcPublicKey key, ReadOnlySpan<byte> message, ReadOnlySpan<byte> signature, DSASignatureFormat format, byte kind)
     {
+        if (_oneCall is not null)
+        {
+            if (FindOneCall(kind, key.Point, message, signature) is bool known)
+            {
+                return known;
+            }
+
+            var verified = key.Verify(message, signature, format);
+            _oneCall.Add(new OneCallEntry(kind, key.Point.ToArray(), message.ToArray(), signature.ToArray(), verified));
+            return verified;
+        }
+
         var cacheKey = Key.Of(kind, key.Point, message, signature);
         if (_signatures.TryGetValue(cacheKey, out var hit))
         {
@@ -115,7 +155,7 @@ public sealed class VerificationCache
     /// <summary>Releases the platform key handles of everything parsed (for a cache that lives for one call).</summary>
     internal void ReleaseKeys()
     {
-        foreach (var value in _parsed.Values)
+        foreach (var value in _oneCall is null ? _parsed.Values : _oneCall.Select(e => e.Value))
         {
             switch (value)
             {
@@ -129,6 +169,22 @@ public sealed class VerificationCache
         }
 
         _parsed.Clear();
+        _oneCall?.Clear();
+    }
+
+    private object? FindOneCall(byte kind, ReadOnlySpan<byte> a, ReadOnlySpan<byte> b, ReadOnlySpan<byte> c)
+    {
+        foreach (var entry in _oneCall!)
+        {
+            // Lengths first: most entries differ there, and equal ones cost one memory comparison.
+            if (entry.Kind == kind && entry.A.Length == a.Length && entry.B.Length == b.Length && entry.C.Length == c.Length &&
+                entry.B.AsSpan().SequenceEqual(b) && entry.A.AsSpan().SequenceEqual(a) && entry.C.AsSpan().SequenceEqual(c))
+            {
+                return entry.Value;
+            }
+        }
+
+        return null;
     }
 
     private void Trim<TValue>(ConcurrentDictionary<Key, TValue> area)
@@ -138,6 +194,9 @@ public sealed class VerificationCache
             area.Clear();
         }
     }
+
+    /// <summary>One memoised step of a one-call cache: its kind, copies of its inputs, and its result.</summary>
+    private sealed record OneCallEntry(byte Kind, byte[] A, byte[] B, byte[] C, object Value);
 
     [StructLayout(LayoutKind.Sequential)]
     private readonly record struct Key(ulong A, ulong B, ulong C, ulong D)

@@ -12,7 +12,7 @@ dotnet build -c Release src/Veritee.Cli -v q -nologo >/dev/null
 tools/install-test-prereqs.sh >/dev/null  # the npm peers, stamped so the tests accept them
 veritee() { dotnet src/Veritee.Cli/bin/Release/net10.0/veritee.dll "$@"; }
 declare -A all
-field() { python3 -c 'import json,sys;d=json.load(sys.stdin);print(f"{d[\"opsPerSecond\"]}/{d[\"opsPerCpuSecond\"]}")'; }
+field() { python3 -c 'import json,sys;d=json.load(sys.stdin);print(str(d["opsPerSecond"])+"/"+str(d["opsPerCpuSecond"]))'; }
 for ((i = 0; i < runs; i++)); do
   all[cold]+="$(veritee bench verify "$dir/quote.bin" --collateral "$dir" --at "$at" --seconds "$seconds" --cold --json | field) "
   all[warm]+="$(veritee bench verify "$dir/quote.bin" --collateral "$dir" --at "$at" --seconds "$seconds" --json | field) "

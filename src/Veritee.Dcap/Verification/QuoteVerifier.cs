@@ -39,6 +39,13 @@ public sealed class QuoteVerifier
         _cache = cache;
     }
 
+    /// <summary>
+    /// The cache of one cold verification: what repeats within a call (Intel's root in four chains, the TCB Signing and
+    /// PCK CA certificates in two; the root's self-signature, the root CA CRL and the TCB Signing certificate's signature
+    /// checked for more than one chain), and every parsed key so that it is released when the call ends.
+    /// </summary>
+    private static VerificationCache OneCallCache() => VerificationCache.ForOneCall(KindCertificate, KindKey, KindChainSignature, KindCrlSignature);
+
     /// <summary>Cold verification: every certificate, CRL and collateral signature is parsed and checked from bytes.</summary>
     public static VerificationResult VerifyCold(ReadOnlyMemory<byte> quote, QuoteCollateral collateral, TrustAnchor anchor, DateTimeOffset time) =>
         new QuoteVerifier().Verify(quote, collateral, anchor, time);
@@ -50,7 +57,7 @@ public sealed class QuoteVerifier
         ArgumentNullException.ThrowIfNull(anchor);
 
         // Without a shared cache, a per-call one still avoids re-parsing the same root certificate four times.
-        var perCall = _cache is null ? VerificationCache.ForOneCall() : null;
+        var perCall = _cache is null ? OneCallCache() : null;
         var run = new Run(_cache ?? perCall!, anchor, time);
         try
         {
@@ -79,7 +86,7 @@ public sealed class QuoteVerifier
     {
         ArgumentNullException.ThrowIfNull(collateral);
         ArgumentNullException.ThrowIfNull(anchor);
-        var perCall = _cache is null ? VerificationCache.ForOneCall() : null;
+        var perCall = _cache is null ? OneCallCache() : null;
         var run = new Run(_cache ?? perCall!, anchor, time);
         try
         {

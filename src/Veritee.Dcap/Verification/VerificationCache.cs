@@ -31,6 +31,9 @@ public sealed class VerificationCache
     /// <summary>The memo of a cache for one verification on one thread (see <see cref="ForOneCall"/>), else null.</summary>
     private readonly List<OneCallEntry>? _oneCall;
 
+    /// <summary>The kinds of step a one-call cache remembers (the others happen once per call).</summary>
+    private readonly byte[] _oneCallKinds = [];
+
     /// <summary>Creates a cache holding at most <paramref name="capacity"/> entries per area.</summary>
     public VerificationCache(int capacity = 100_000)
     {
@@ -38,10 +41,11 @@ public sealed class VerificationCache
         _capacity = capacity;
     }
 
-    private VerificationCache(List<OneCallEntry> oneCall)
+    private VerificationCache(List<OneCallEntry> oneCall, byte[] kinds)
         : this(oneCall.Capacity)
     {
         _oneCall = oneCall;
+        _oneCallKinds = kinds;
     }
 
     /// <summary>Number of memoised parse results.</summary>
@@ -53,15 +57,21 @@ public sealed class VerificationCache
     /// <summary>
     /// A cache for one cold verification on one thread: it only spares the repeats within that call (Intel's root
     /// appears in four chains, its CRL and self-signature are checked three times), so instead of hashing every
-    /// input it keeps a copy of each and finds a repeat by comparing bytes over the few dozen entries.
+    /// input it keeps a copy of each and finds a repeat by comparing bytes over the few dozen entries. Only the
+    /// <paramref name="kinds"/> of step that can repeat are kept (and every parsed key, to release it after the call).
     /// </summary>
-    internal static VerificationCache ForOneCall() => new(new List<OneCallEntry>(32));
+    internal static VerificationCache ForOneCall(params byte[] kinds) => new(new List<OneCallEntry>(32), kinds);
 
     internal T Parse<T>(byte kind, ReadOnlySpan<byte> input, Func<T> parse)
         where T : class
     {
         if (_oneCall is not null)
         {
+            if (!_oneCallKinds.AsSpan().Contains(kind))
+            {
+                return parse();
+            }
+
             if (FindOneCall(kind, [], input, []) is T known)
             {
                 return known;
@@ -88,6 +98,11 @@ public sealed class VerificationCache
     {
         if (_oneCall is not null)
         {
+            if (!_oneCallKinds.AsSpan().Contains(kind))
+            {
+                return key.Verify(message, signature, format);
+            }
+
             if (FindOneCall(kind, key.Point, message, signature) is bool known)
             {
                 return known;

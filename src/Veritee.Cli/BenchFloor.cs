@@ -24,6 +24,13 @@ internal sealed record BenchFloor(string Name, string Description, BenchResult R
     /// </summary>
     public static BenchFloor EcdsaP256Verify(bool importEachTime, double seconds, int threads)
     {
+        using var floor = EcdsaP256VerifyOperation(importEachTime);
+        return new BenchFloor(floor.Name, floor.Description, BenchRunner.Run(floor.Operation, seconds, threads));
+    }
+
+    /// <summary>The operation <see cref="EcdsaP256Verify"/> measures, to run by itself or interleaved with a benchmark.</summary>
+    public static FloorOperation EcdsaP256VerifyOperation(bool importEachTime)
+    {
         using var signer = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var message = RandomNumberGenerator.GetBytes(QuoteSignedBytes);
         var signature = signer.SignData(message, HashAlgorithmName.SHA256, DSASignatureFormat.IeeeP1363FixedFieldConcatenation);
@@ -32,10 +39,11 @@ internal sealed record BenchFloor(string Name, string Description, BenchResult R
         q.X!.CopyTo(point, 0);
         q.Y!.CopyTo(point, 32);
 
-        BenchResult result;
         if (importEachTime)
         {
-            result = BenchRunner.Run(
+            return new FloorOperation(
+                "ecdsa-p256-import-verify",
+                "ECDSA P-256 key import from the raw point plus verify",
                 () =>
                 {
                     // The same import path as the verifier's keys: ECParameters from the raw x‖y point.
@@ -46,9 +54,7 @@ internal sealed record BenchFloor(string Name, string Description, BenchResult R
                     });
                     return key.VerifyData(message, signature, HashAlgorithmName.SHA256, DSASignatureFormat.IeeeP1363FixedFieldConcatenation);
                 },
-                seconds,
-                threads);
-            return new BenchFloor("ecdsa-p256-import-verify", "ECDSA P-256 key import from the raw point plus verify", result);
+                null);
         }
 
         // One imported key per thread, as a verifier's cached key is used by whichever thread holds it.
@@ -59,24 +65,19 @@ internal sealed record BenchFloor(string Name, string Description, BenchResult R
                 Q = new ECPoint { X = point[..32], Y = point[32..] },
             }),
             trackAllValues: true);
-        try
-        {
-            result = BenchRunner.Run(
-                () => keys.Value!.VerifyData(message, signature, HashAlgorithmName.SHA256, DSASignatureFormat.IeeeP1363FixedFieldConcatenation),
-                seconds,
-                threads);
-        }
-        finally
-        {
-            foreach (var key in keys.Values)
+        return new FloorOperation(
+            "ecdsa-p256-verify",
+            "ECDSA P-256 verify with an imported key",
+            () => keys.Value!.VerifyData(message, signature, HashAlgorithmName.SHA256, DSASignatureFormat.IeeeP1363FixedFieldConcatenation),
+            () =>
             {
-                key.Dispose();
-            }
+                foreach (var key in keys.Values)
+                {
+                    key.Dispose();
+                }
 
-            keys.Dispose();
-        }
-
-        return new BenchFloor("ecdsa-p256-verify", "ECDSA P-256 verify with an imported key", result);
+                keys.Dispose();
+            });
     }
 
     /// <summary>RS256 (RSA-2048, PKCS#1 v1.5, SHA-256) signatures of a token-sized message on one thread.</summary>
@@ -97,4 +98,16 @@ internal sealed record BenchFloor(string Name, string Description, BenchResult R
     /// <summary>The text line naming the floor, its rate and the ratio.</summary>
     public string Describe(double opsPerSecond) => string.Create(CultureInfo.InvariantCulture,
         $"floor {Name} ({Description}, {Result.Threads} thread(s), same process): {PerSecond:F1} ops/s; ratio {RatioOf(opsPerSecond):F3}");
+}
+
+/// <summary>A floor's operation and what it holds (keys), released on dispose.</summary>
+internal sealed class FloorOperation(string name, string description, Func<bool> operation, Action? release) : IDisposable
+{
+    public string Name { get; } = name;
+
+    public string Description { get; } = description;
+
+    public Func<bool> Operation { get; } = operation;
+
+    public void Dispose() => release?.Invoke();
 }

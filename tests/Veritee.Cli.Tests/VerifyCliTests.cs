@@ -167,6 +167,49 @@ public class VerifyCliTests
         Assert.Contains("; ratio ", output, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Bench_distinct_quotes_verifies_a_new_quote_of_a_simulated_platform_each_call()
+    {
+        var (exit, output, error) = Run("bench", "verify", "--distinct-quotes", "--seconds", "0.3", "--json");
+        Assert.True(exit == 0, error);
+        using var doc = JsonDocument.Parse(output);
+        var root = doc.RootElement;
+        Assert.Equal("verify-warm-distinct-quotes", root.GetProperty("mode").GetString());
+        Assert.True(root.GetProperty("operations").GetInt64() > 0);
+        AssertFloor(root, "ecdsa-p256-verify");
+
+        // The same measurement per CPU second, beside the wall-clock one.
+        Assert.True(root.GetProperty("cpuSeconds").GetDouble() > 0);
+        Assert.True(root.GetProperty("opsPerCpuSecond").GetDouble() > 0);
+        Assert.True(root.GetProperty("floorPerCpuSecond").GetDouble() > 0);
+        Assert.True(root.GetProperty("cpuRatio").GetDouble() > 0);
+    }
+
+    [Theory]
+    [InlineData("quote")]
+    [InlineData("--collateral")]
+    public void Bench_distinct_quotes_refuses_a_quote_or_collateral_of_its_own(string extra)
+    {
+        string[] args = extra == "quote"
+            ? ["bench", "verify", Path.Combine(Case, "quote.bin"), "--distinct-quotes", "--seconds", "0.1"]
+            : ["bench", "verify", "--distinct-quotes", "--collateral", Case, "--seconds", "0.1"];
+        var (exit, _, error) = Run(args);
+        Assert.Equal(2, exit);
+        Assert.Contains("--distinct-quotes makes its own platform", error, StringComparison.Ordinal);
+        Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
+
+    [Fact]
+    public void Bench_without_distinct_quotes_still_needs_a_quote_and_collateral()
+    {
+        var (exit, _, error) = Run("bench", "verify", "--seconds", "0.1");
+        Assert.Equal(2, exit);
+        Assert.Contains("QUOTE is required", error, StringComparison.Ordinal);
+        (exit, _, error) = Run("bench", "verify", Path.Combine(Case, "quote.bin"), "--seconds", "0.1");
+        Assert.Equal(2, exit);
+        Assert.Contains("--collateral is required", error, StringComparison.Ordinal);
+    }
+
     /// <summary>The floor fields every bench with a floor prints: named, positive, ratio = rate / floor.</summary>
     internal static void AssertFloor(JsonElement root, string name, string rateField = "opsPerSecond")
     {

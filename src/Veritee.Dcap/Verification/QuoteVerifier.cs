@@ -39,6 +39,13 @@ public sealed class QuoteVerifier
         _cache = cache;
     }
 
+    /// <summary>
+    /// The cache of one cold verification: what repeats within a call (Intel's root in four chains, the TCB Signing and
+    /// PCK CA certificates in two; the root's self-signature, the root CA CRL and the TCB Signing certificate's signature
+    /// checked for more than one chain), and every parsed key so that it is released when the call ends.
+    /// </summary>
+    private static VerificationCache OneCallCache() => VerificationCache.ForOneCall(KindCertificate, KindKey, KindChainSignature, KindCrlSignature);
+
     /// <summary>Cold verification: every certificate, CRL and collateral signature is parsed and checked from bytes.</summary>
     public static VerificationResult VerifyCold(ReadOnlyMemory<byte> quote, QuoteCollateral collateral, TrustAnchor anchor, DateTimeOffset time) =>
         new QuoteVerifier().Verify(quote, collateral, anchor, time);
@@ -50,11 +57,12 @@ public sealed class QuoteVerifier
         ArgumentNullException.ThrowIfNull(anchor);
 
         // Without a shared cache, a per-call one still avoids re-parsing the same root certificate four times.
-        var perCall = _cache is null ? new VerificationCache(256) : null;
+        var perCall = _cache is null ? OneCallCache() : null;
         var run = new Run(_cache ?? perCall!, anchor, time);
         try
         {
-            return run.Execute(quote, collateral);
+            // Only a shared cache remembers whole bundles; a cold verification starts from bytes every time.
+            return run.Execute(quote, collateral, rememberBundle: _cache is not null);
         }
         catch (VerificationFailure failure)
         {
@@ -78,7 +86,7 @@ public sealed class QuoteVerifier
     {
         ArgumentNullException.ThrowIfNull(collateral);
         ArgumentNullException.ThrowIfNull(anchor);
-        var perCall = _cache is null ? new VerificationCache(256) : null;
+        var perCall = _cache is null ? OneCallCache() : null;
         var run = new Run(_cache ?? perCall!, anchor, time);
         try
         {
@@ -105,7 +113,7 @@ public sealed class QuoteVerifier
     private sealed class Run(VerificationCache memo, TrustAnchor anchor, DateTimeOffset time)
     {
         private readonly List<string> _expired = [];
-        private readonly List<DateTimeOffset> _expirations = [];
+        private DateTimeOffset? _earliest;
         private Quote? _quote;
         private PckCertificateExtension? _pck;
         private TcbInfo? _tcbInfo;
@@ -119,10 +127,10 @@ public sealed class QuoteVerifier
             Quote = _quote,
             Pck = _pck,
             TcbInfo = _tcbInfo,
-            EarliestExpiration = _expirations.Count > 0 ? _expirations.Min() : null,
+            EarliestExpiration = _earliest,
         };
 
-        public VerificationResult Execute(ReadOnlyMemory<byte> evidence, QuoteCollateral collateral)
+        public VerificationResult Execute(ReadOnlyMemory<byte> evidence, QuoteCollateral collateral, bool rememberBundle)
         {
             // Quote structure (QvE: extract the PCK chain from the quote).
             var quote = _quote = ParseQuote(evidence);
@@ -133,7 +141,56 @@ public sealed class QuoteVerifier
                     $"certification data type {(ushort)cert.Type} is not 5 (PCK certificate chain)");
             }
 
-            var pckChain = ParseChain(cert.Data.Span, "quote PCK chain", QvlStatus.STATUS_UNSUPPORTED_PCK_CERT_FORMAT);
+            if (rememberBundle)
+            {
+                if (memo.FindBundle(collateral, anchor) is { } known)
+                {
+                    return ExecuteKnownBundle(quote, cert.Data.Span, known);
+                }
+
+                // Verify a private copy, so the memo holds exactly the bytes that were verified.
+                var caller = collateral;
+                collateral = CollateralMemo.Snapshot(caller);
+                return ExecuteFromBytes(quote, cert.Data.Span, collateral, remember: bundle => memo.AddBundle(caller, bundle));
+            }
+
+            return ExecuteFromBytes(quote, cert.Data.Span, collateral, remember: null);
+        }
+
+        /// <summary>
+        /// A bundle whose quote-independent checks are known to pass under this anchor: every per-quote step still
+        /// runs (PCK chain, by its exact bytes, against this bundle; QE report signature and binding; QE Identity
+        /// match; attestation key; the quote's signature; TCB level), and every date is judged at this call's time,
+        /// in the same order as from bytes. Skipping checks known to pass cannot change which check fails first.
+        /// </summary>
+        private VerificationResult ExecuteKnownBundle(Quote quote, ReadOnlySpan<byte> certificationData, CollateralMemo bundle)
+        {
+            var chain = bundle.FindChain(certificationData);
+            if (chain is not null)
+            {
+                _tcbInfo = bundle.TcbInfo;
+                Apply(chain.Expirations);
+                Apply(bundle.Expirations);
+                CheckNotYetValid(bundle.RootCrl, "root CA CRL");
+                CheckNotYetValid(bundle.PckCrl, "PCK CRL");
+            }
+            else
+            {
+                var pckChain = ParseChain(certificationData, "quote PCK chain", QvlStatus.STATUS_UNSUPPORTED_PCK_CERT_FORMAT);
+                _tcbInfo = bundle.TcbInfo;
+                var pckExpirations = NotAfterItems(pckChain, "PCK chain").ToArray();
+                Apply(pckExpirations);
+                Apply(bundle.Expirations);
+                var (_, _, pckCert) = VerifyPckChain(pckChain, bundle.RootCrl, bundle.PckCrl);
+                chain = bundle.AddChain(certificationData, pckCert, pckExpirations);
+            }
+
+            return VerifyQuote(quote, chain.Pck, bundle.TcbInfo, bundle.QeIdentity, chain);
+        }
+
+        private VerificationResult ExecuteFromBytes(Quote quote, ReadOnlySpan<byte> certificationData, QuoteCollateral collateral, Action<CollateralMemo>? remember)
+        {
+            var pckChain = ParseChain(certificationData, "quote PCK chain", QvlStatus.STATUS_UNSUPPORTED_PCK_CERT_FORMAT);
             var rootCrl = ParseCrl(collateral.RootCaCrl, "root CA CRL", QvlStatus.STATUS_SGX_CRL_UNSUPPORTED_FORMAT);
             var pckCrl = ParseCrl(collateral.PckCrl, "PCK CRL", QvlStatus.STATUS_SGX_CRL_UNSUPPORTED_FORMAT);
             var tcbInfo = _tcbInfo = Parse(KindTcbInfo, collateral.TcbInfo, () => TcbInfo.Parse(collateral.TcbInfo),
@@ -148,14 +205,19 @@ public sealed class QuoteVerifier
 
             // Collateral expiry (a finding beside the verdict, never a failure): QvE takes every date before verifying
             // anything, so the flag is the same wherever verification stops.
-            CheckNotAfter(pckChain, "PCK chain");
-            CheckNotAfter(tcbChain, "TCB Info signing chain");
-            CheckNotAfter(qeChain, "QE Identity signing chain");
-            CheckNotAfter(crlChain, "PCK CRL issuer chain");
-            Expiry(rootCrl.NextUpdate, $"root CA CRL at or past nextUpdate {rootCrl.NextUpdate:yyyy-MM-ddTHH:mm:ssZ}");
-            Expiry(pckCrl.NextUpdate, $"PCK CRL at or past nextUpdate {pckCrl.NextUpdate:yyyy-MM-ddTHH:mm:ssZ}");
-            Expiry(tcbInfo.NextUpdate, "TCB Info at or past nextUpdate");
-            Expiry(qeIdentity.NextUpdate, "QE Identity at or past nextUpdate");
+            var pckExpirations = NotAfterItems(pckChain, "PCK chain").ToArray();
+            ExpiryItem[] bundleExpirations =
+            [
+                .. NotAfterItems(tcbChain, "TCB Info signing chain"),
+                .. NotAfterItems(qeChain, "QE Identity signing chain"),
+                .. NotAfterItems(crlChain, "PCK CRL issuer chain"),
+                new(rootCrl.NextUpdate, $"root CA CRL at or past nextUpdate {rootCrl.NextUpdate:yyyy-MM-ddTHH:mm:ssZ}"),
+                new(pckCrl.NextUpdate, $"PCK CRL at or past nextUpdate {pckCrl.NextUpdate:yyyy-MM-ddTHH:mm:ssZ}"),
+                new(tcbInfo.NextUpdate, "TCB Info at or past nextUpdate"),
+                new(qeIdentity.NextUpdate, "QE Identity at or past nextUpdate"),
+            ];
+            Apply(pckExpirations);
+            Apply(bundleExpirations);
 
             // PCK certificate chain (QVL PckCertVerifier).
             var (root, intermediate, pckCert) = VerifyPckChain(pckChain, rootCrl, pckCrl);
@@ -176,8 +238,17 @@ public sealed class QuoteVerifier
             _ = root;
             _ = intermediate;
 
+            // Every check that reads only the bundle and the anchor has passed, and so has this PCK chain against it.
+            CollateralMemo.PckChainMemo? chain = null;
+            if (remember is not null)
+            {
+                var bundle = new CollateralMemo(collateral, anchor.Point, rootCrl, pckCrl, tcbInfo, qeIdentity, bundleExpirations);
+                chain = bundle.AddChain(certificationData, pckCert, pckExpirations);
+                remember(bundle);
+            }
+
             // The quote itself (QVL QuoteVerifier).
-            return VerifyQuote(quote, pckCert, tcbInfo, qeIdentity);
+            return VerifyQuote(quote, pckCert, tcbInfo, qeIdentity, chain);
         }
 
         public VerificationResult ExecuteCollateral(QuoteCollateral collateral)
@@ -235,7 +306,7 @@ public sealed class QuoteVerifier
                 Status = QvlStatus.STATUS_OK,
                 ExpiryFindings = _expired,
                 VerifiedAt = time,
-                EarliestExpiration = _expirations.Count > 0 ? _expirations.Min() : null,
+                EarliestExpiration = _earliest,
                 TcbInfo = tcbInfo,
             };
         }
@@ -352,11 +423,15 @@ public sealed class QuoteVerifier
             }
         }
 
-        private VerificationResult VerifyQuote(Quote quote, DcapCertificate pckCert, TcbInfo tcbInfo, EnclaveIdentity qeIdentity)
+        private VerificationResult VerifyQuote(Quote quote, DcapCertificate pckCert, TcbInfo tcbInfo, EnclaveIdentity qeIdentity, CollateralMemo.PckChainMemo? chain)
         {
-            var pck = _pck = pckCert.SgxExtension is { } ext
+            var pck = _pck = chain?.Extension ?? (pckCert.SgxExtension is { } ext
                 ? Parse(KindPckExtension, ext.Span, () => PckCertificateExtension.Parse(ext), QvlStatus.STATUS_INVALID_PCK_CERT)
-                : throw new VerificationFailure(QvlStatus.STATUS_INVALID_PCK_CERT, "PCK certificate has no SGX extension");
+                : throw new VerificationFailure(QvlStatus.STATUS_INVALID_PCK_CERT, "PCK certificate has no SGX extension"));
+            if (chain is not null)
+            {
+                chain.Extension = pck;
+            }
 
             var isTdxQuote = quote.TeeType == TeeType.Tdx;
             if (isTdxQuote ? !(tcbInfo.Version >= 3 && tcbInfo.IsTdx) : tcbInfo.IsTdx)
@@ -378,19 +453,19 @@ public sealed class QuoteVerifier
 
             var signature = quote.SignatureData;
             var qeReport = signature.QeReport;
-            if (!memo.Verify(pckCert.PublicKey, qeReport.Raw.Span, signature.QeReportSignature.Span, DSASignatureFormat.IeeeP1363FixedFieldConcatenation, KindQeReportSignature))
+            var knownQeReport = chain?.FindQeReport(qeReport.Raw.Span, signature.QeReportSignature.Span);
+            if (knownQeReport is null)
             {
-                throw new VerificationFailure(QvlStatus.STATUS_INVALID_QE_REPORT_SIGNATURE, "QE report signature does not verify under the PCK key");
+                if (!memo.Verify(pckCert.PublicKey, qeReport.Raw.Span, signature.QeReportSignature.Span, DSASignatureFormat.IeeeP1363FixedFieldConcatenation, KindQeReportSignature))
+                {
+                    throw new VerificationFailure(QvlStatus.STATUS_INVALID_QE_REPORT_SIGNATURE, "QE report signature does not verify under the PCK key");
+                }
+
+                knownQeReport = chain?.AddQeReport(qeReport.Raw.Span, signature.QeReportSignature.Span);
             }
 
             Span<byte> binding = stackalloc byte[32];
-            using (var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256))
-            {
-                sha.AppendData(signature.AttestationKey.Span);
-                sha.AppendData(signature.QeAuthData.Span);
-                sha.GetHashAndReset(binding);
-            }
-
+            BindingHash(signature.AttestationKey.Span, signature.QeAuthData.Span, binding);
             if (!binding.SequenceEqual(qeReport.ReportData.Span[..32]))
             {
                 throw new VerificationFailure(QvlStatus.STATUS_INVALID_QE_REPORT_DATA, "QE report data is not SHA-256(attestation key ‖ QE auth data)");
@@ -404,11 +479,14 @@ public sealed class QuoteVerifier
             var (qeOutcome, qeLevel) = CheckQeIdentity(qeReport, qeIdentity);
 
             var keyBytes = signature.AttestationKey;
-            var attestationKey = Parse(KindKey, keyBytes.Span, () => new EcPublicKey(keyBytes.Span), QvlStatus.STATUS_UNSUPPORTED_QUOTE_FORMAT);
+            var attestationKey = knownQeReport?.AttestationKey(keyBytes.Span)
+                ?? Parse(KindKey, keyBytes.Span, () => new EcPublicKey(keyBytes.Span), QvlStatus.STATUS_UNSUPPORTED_QUOTE_FORMAT);
             if (!attestationKey.IsValid)
             {
                 throw new VerificationFailure(QvlStatus.STATUS_UNSUPPORTED_QUOTE_FORMAT, "attestation key is not a valid P-256 point");
             }
+
+            knownQeReport?.KeepAttestationKey(attestationKey);
 
             // The quote's own signature is never memoised.
             if (!attestationKey.Verify(quote.SignedRegion.Span, signature.Signature.Span, DSASignatureFormat.IeeeP1363FixedFieldConcatenation))
@@ -494,7 +572,7 @@ public sealed class QuoteVerifier
                 AdvisoryIds = final.IsVerified() || final == QvlStatus.STATUS_TCB_REVOKED ? advisories : [],
                 ExpiryFindings = _expired,
                 VerifiedAt = time,
-                EarliestExpiration = _expirations.Count > 0 ? _expirations.Min() : null,
+                EarliestExpiration = _earliest,
                 Quote = quote,
                 Pck = pck,
                 TcbInfo = tcbInfo,
@@ -632,11 +710,31 @@ public sealed class QuoteVerifier
             }
         }
 
-        private void CheckNotAfter(IEnumerable<DcapCertificate> chain, string what)
+        private void CheckNotAfter(IEnumerable<DcapCertificate> chain, string what) => Apply(NotAfterItems(chain, what));
+
+        private static IEnumerable<ExpiryItem> NotAfterItems(IEnumerable<DcapCertificate> chain, string what) =>
+            chain.Select(cert => new ExpiryItem(cert.NotAfter, $"{what}: '{cert.SubjectCommonName}' at or past notAfter {cert.NotAfter:yyyy-MM-ddTHH:mm:ssZ}"));
+
+        private void Apply(IEnumerable<ExpiryItem> items)
         {
-            foreach (var cert in chain)
+            foreach (var item in items)
             {
-                Expiry(cert.NotAfter, $"{what}: '{cert.SubjectCommonName}' at or past notAfter {cert.NotAfter:yyyy-MM-ddTHH:mm:ssZ}");
+                Expiry(item.At, item.Finding);
+            }
+        }
+
+        /// <summary>SHA-256(attestation key ‖ QE auth data) in one call (the auth data is at most 64 KiB, a u16 length).</summary>
+        private static void BindingHash(ReadOnlySpan<byte> attestationKey, ReadOnlySpan<byte> authData, Span<byte> digest)
+        {
+            var length = attestationKey.Length + authData.Length;
+            var rented = length > 512 ? System.Buffers.ArrayPool<byte>.Shared.Rent(length) : null;
+            Span<byte> buffer = rented ?? stackalloc byte[512];
+            attestationKey.CopyTo(buffer);
+            authData.CopyTo(buffer[attestationKey.Length..]);
+            SHA256.HashData(buffer[..length], digest);
+            if (rented is not null)
+            {
+                System.Buffers.ArrayPool<byte>.Shared.Return(rented);
             }
         }
 
@@ -655,7 +753,7 @@ public sealed class QuoteVerifier
         /// </summary>
         private void Expiry(DateTimeOffset expiration, string finding)
         {
-            _expirations.Add(expiration);
+            _earliest = _earliest is { } earliest && earliest <= expiration ? earliest : expiration;
             if (expiration <= time)
             {
                 AddFinding(finding);

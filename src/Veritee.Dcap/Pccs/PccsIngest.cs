@@ -38,7 +38,7 @@ public sealed class PccsIngestResult
 }
 
 /// <summary>
-/// Trust on ingest for a PCCS (docs/pccs.md §9; Intel's PCCS verifies nothing): every PCK certificate under its issuer
+/// Trust on ingest for a PCCS (Intel's PCCS verifies nothing): every PCK certificate under its issuer
 /// chain and the trust anchor (CRLs and revocation included), every CRL signed by its issuer, every TCB Info and
 /// enclave identity signature and chain, using the quote verifier's own steps and QVL status names. Pure: no I/O; the
 /// time only dates the expiry findings, which never fail a check.

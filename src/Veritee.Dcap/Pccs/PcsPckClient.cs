@@ -44,7 +44,7 @@ public sealed record PcsPckCertificatesResponse(IReadOnlyList<PckCertificateEntr
 public sealed record PcsItem(byte[] Body, string? IssuerChain, string? RequestId);
 
 /// <summary>
-/// What a PCCS needs from Intel PCS (docs/pccs.md §3.2, §4.2): a platform's PCK certificates (<c>GET pckcerts</c> with the
+/// What a PCCS needs from Intel PCS (Intel PCS API v4): a platform's PCK certificates (<c>GET pckcerts</c> with the
 /// encrypted PPID, or <c>POST pckcerts</c> with the platform manifest), TCB Infos, enclave identities, PCK CRLs, the root
 /// CA CRL and the FMSPC list, over a caller-supplied <see cref="HttpClient"/> (use
 /// <see cref="PcsCollateralSource.CreateHttpClient"/>: no redirects). Every failure is a

@@ -26,7 +26,7 @@ public sealed record PlatformPckCertificates(string QeId, string PceId, string E
 public sealed record FmspcTcbInfos(string Fmspc, byte[]? Sgx, byte[]? Tdx, byte[]? SgxEarly, byte[]? TdxEarly);
 
 /// <summary>
-/// <c>platform_collaterals.json</c> (docs/pccs.md §6.2): what <c>pcsclient fetch</c> / <c>veritee pccs fetch</c> write on
+/// <c>platform_collaterals.json</c> (Intel's format): what <c>pcsclient fetch</c> / <c>veritee pccs fetch</c> write on
 /// a connected machine and <c>PUT /platformcollateral</c> imports into an offline PCCS. API v4 (<c>version</c> 4) and
 /// v3 (keys <c>tcbinfo</c>/<c>tcbinfo_early</c>, <c>SGX-TCB-Info-Issuer-Chain</c>) read and write. Issuer chains are
 /// kept as their percent-encoded header values (checked to decode); CRLs are DER; identities are the raw JSON bytes.

@@ -5,7 +5,7 @@ namespace Veritee.Dcap.Pccs;
 
 /// <summary>
 /// One platform as PCKIDRetrievalTool reports it and <c>platform_list.json</c> / <c>GET /platforms</c> list it
-/// (docs/pccs.md §2.7, §6.1): all hex strings, as given (case kept). <see cref="PlatformManifest"/> is empty for a
+/// (Intel PCCS's registration body and pcsclient's file): all hex strings, as given (case kept). <see cref="PlatformManifest"/> is empty for a
 /// single-package platform, which then has <see cref="CpuSvn"/>, <see cref="PceSvn"/> and <see cref="EncPpid"/>.
 /// </summary>
 /// <param name="QeId">QE ID (QCNL and the tool send 32 hex; non-enclave mode a longer platform id), 1–260 characters.</param>
@@ -99,7 +99,7 @@ public sealed record PlatformEntry(string QeId, string PceId, string CpuSvn, str
 }
 
 /// <summary>
-/// <c>platform_list.json</c> (docs/pccs.md §6.1): the JSON array of <see cref="PlatformEntry"/> that <c>pccsadmin get</c>,
+/// <c>platform_list.json</c> (Intel's format): the JSON array of <see cref="PlatformEntry"/> that <c>pccsadmin get</c>,
 /// <c>pcsclient collect</c> and <c>veritee pccs collect</c> write and <c>pcsclient fetch</c> reads. Bounded; Intel's own
 /// files read.
 /// </summary>

@@ -4,7 +4,7 @@ using Veritee.Dcap.Pccs;
 
 namespace Veritee.Dcap.Tests.Pccs;
 
-/// <summary><c>platform_list.json</c> and <c>platform_collaterals.json</c> (docs/pccs.md §6.1, §6.2): Intel's shapes read, ours write the same.</summary>
+/// <summary><c>platform_list.json</c> and <c>platform_collaterals.json</c>: Intel's shapes read, ours write the same.</summary>
 public sealed class PlatformFilesTests
 {
     private const string IntelPlatformList = """

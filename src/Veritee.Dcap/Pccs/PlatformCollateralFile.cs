@@ -386,8 +386,9 @@ public sealed class PlatformCollateralFile
 
     private static byte[]? Identity(JsonElement c, string name)
     {
+        // pcsclient starts every identity as "" and leaves it so when PCS has none.
         var text = PccsJson.OptionalString(c, name, "collaterals");
-        if (text is null)
+        if (string.IsNullOrEmpty(text))
         {
             return null;
         }
@@ -399,7 +400,7 @@ public sealed class PlatformCollateralFile
     private static string? Chain(JsonElement obj, string name, string what)
     {
         var value = PccsJson.OptionalString(obj, name, what);
-        if (value is null)
+        if (string.IsNullOrEmpty(value))
         {
             return null;
         }

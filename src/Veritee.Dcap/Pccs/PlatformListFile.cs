@@ -229,8 +229,9 @@ internal static class PccsJson
     /// <summary>Hex text (either case) decoded; null when absent; at most <paramref name="maxBytes"/> bytes.</summary>
     public static byte[]? OptionalHex(JsonElement obj, string name, string what, int maxBytes)
     {
+        // Empty means absent (pcsclient initialises "rootcacrl" to "").
         var text = OptionalString(obj, name, what);
-        if (text is null)
+        if (string.IsNullOrEmpty(text))
         {
             return null;
         }

@@ -74,6 +74,37 @@ public sealed class PlatformFilesTests
     }
 
     [Fact]
+    public void PcsClientsEmptyPlaceholdersReadAsAbsent()
+    {
+        // pcsclient initialises identities, chains and the root CRL to "" and writes them so when PCS had nothing.
+        var file = PlatformCollateralFile.Read(IntelVectorFiles.PcsClientFile(r =>
+        {
+            var c = Collaterals(r);
+            c["tdqeidentity"] = "";
+            c["qveidentity"] = "";
+            c["pckcacrl"]!["platformCrl"] = "";
+        }));
+        Assert.Null(file.TdQeIdentity);
+        Assert.Null(file.QveIdentity);
+        Assert.Null(file.PlatformCrl);
+        Assert.True(PccsIngest.Verify(file, TrustAnchor.IntelSgxRootCa, DateTimeOffset.Parse("2025-07-04T10:28:44Z", System.Globalization.CultureInfo.InvariantCulture)).IsValid);
+
+        var crlOnly = PlatformCollateralFile.Read(IntelVectorFiles.PcsClientFile(r =>
+        {
+            var c = Collaterals(r);
+            r["platforms"] = new JsonArray();
+            c["pck_certs"] = new JsonArray();
+            c["tcbinfos"] = new JsonArray();
+            c["qeidentity"] = "";
+            c["certificates"]!["TCB-Info-Issuer-Chain"] = "";
+            c["certificates"]!["SGX-Enclave-Identity-Issuer-Chain"] = "";
+        }));
+        Assert.Null(crlOnly.TcbInfoIssuerChain);
+        Assert.Null(crlOnly.QeIdentity);
+        Assert.Empty(crlOnly.Platforms);
+    }
+
+    [Fact]
     public void WrittenFilesReadBackTheSame()
     {
         var file = PlatformCollateralFile.Read(IntelVectorFiles.PcsClientFile());

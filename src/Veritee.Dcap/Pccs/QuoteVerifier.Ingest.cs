@@ -157,7 +157,7 @@ public sealed partial class QuoteVerifier
             Status = QvlStatus.STATUS_OK,
             ExpiryFindings = _expired,
             VerifiedAt = time,
-            EarliestExpiration = _expirations.Count > 0 ? _expirations.Min() : null,
+            EarliestExpiration = _earliest,
             TcbInfo = _tcbInfo,
         };
     }

@@ -16,6 +16,7 @@ internal static class BenchCommand
         command.Subcommands.Add(BenchVerify(io));
         command.Subcommands.Add(BenchPolicyCommand.Create(io));
         command.Subcommands.Add(BenchAttestCommand.Create(io));
+        command.Subcommands.Add(BenchPlatformsCommand.Create(io));
         return command;
     }
 

@@ -93,6 +93,16 @@ public sealed record AttestRequest(byte[] Evidence, byte[]? RuntimeData, bool Ru
     /// <summary>Decodes base64url with or without padding, and standard base64 (Occlum sends it).</summary>
     private static byte[] DecodeBase64Url(string text, string what)
     {
+        // Most clients send unpadded base64url: decoded directly, without copying the text.
+        if (System.Buffers.Text.Base64Url.IsValid(text, out var length))
+        {
+            var bytes = new byte[length];
+            if (System.Buffers.Text.Base64Url.TryDecodeFromChars(text, bytes, out var written) && written == length)
+            {
+                return bytes;
+            }
+        }
+
         var normal = text.Trim().Replace('-', '+').Replace('_', '/');
         normal = normal.PadRight(normal.Length + ((4 - (normal.Length % 4)) % 4), '=');
         try
@@ -768,18 +778,36 @@ public sealed partial class AttestationEngine
 
     private static JsonObject CollateralHashes(byte[] evidence, QuoteCollateral c)
     {
-        static string H(ReadOnlySpan<byte> bytes) => Convert.ToHexStringLower(SHA256.HashData(bytes));
-        var rootCrl = H(CertificateRevocationList.Normalize(c.RootCaCrl));
+        // The collateral's hashes are computed once per bundle object (sources hand out the same object until it changes).
+        var known = BundleHashes.GetValue(c, static bundle => new CollateralDigests(bundle));
         return new JsonObject
         {
-            ["qeidcertshash"] = H(c.QeIdentityIssuerChain),
-            ["qeidcrlhash"] = rootCrl,
-            ["qeidhash"] = H(c.QeIdentity),
-            ["quotehash"] = H(evidence),
-            ["tcbinfocertshash"] = H(c.TcbInfoIssuerChain),
-            ["tcbinfocrlhash"] = rootCrl,
-            ["tcbinfohash"] = H(c.TcbInfo),
+            ["qeidcertshash"] = known.QeIdentityChain,
+            ["qeidcrlhash"] = known.RootCrl,
+            ["qeidhash"] = known.QeIdentity,
+            ["quotehash"] = CollateralDigests.H(evidence),
+            ["tcbinfocertshash"] = known.TcbInfoChain,
+            ["tcbinfocrlhash"] = known.RootCrl,
+            ["tcbinfohash"] = known.TcbInfo,
         };
+    }
+
+    /// <summary>Hashes per collateral bundle, dropped with the bundle.</summary>
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<QuoteCollateral, CollateralDigests> BundleHashes = [];
+
+    private sealed class CollateralDigests(QuoteCollateral c)
+    {
+        public string RootCrl { get; } = H(CertificateRevocationList.Normalize(c.RootCaCrl));
+
+        public string QeIdentityChain { get; } = H(c.QeIdentityIssuerChain);
+
+        public string QeIdentity { get; } = H(c.QeIdentity);
+
+        public string TcbInfoChain { get; } = H(c.TcbInfoIssuerChain);
+
+        public string TcbInfo { get; } = H(c.TcbInfo);
+
+        public static string H(ReadOnlySpan<byte> bytes) => Convert.ToHexStringLower(SHA256.HashData(bytes));
     }
 
     /// <summary>Issued claims as an object; several claims of one type become an array, types kept.</summary>

@@ -21,6 +21,7 @@ internal static class BenchCommand
         command.Subcommands.Add(BenchPolicyCommand.Create(io));
         command.Subcommands.Add(BenchAttestCommand.Create(io));
         command.Subcommands.Add(BenchHttpCommand.Create(io));
+        command.Subcommands.Add(BenchPlatformsCommand.Create(io));
         return command;
     }
 

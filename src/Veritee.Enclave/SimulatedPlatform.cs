@@ -134,6 +134,23 @@ public sealed class SimulatedPlatform : IDisposable
         return platform;
     }
 
+    /// <summary>
+    /// A platform of another family under this platform's root, PCK Processor CA and TCB Signing key, as Intel's
+    /// platforms share Intel's: a new PCK key and certificate certifying <paramref name="profile"/> (its FMSPC and TCB),
+    /// a new attestation key, and this platform's enclave signer. Kept in memory only (nothing is written; its
+    /// <see cref="Folder"/> is this platform's); disposing it leaves the shared keys to this platform. Benchmarks and
+    /// tests use it to stand for many platforms that one trust anchor covers.
+    /// </summary>
+    public SimulatedPlatform CreateSibling(PlatformProfile profile, DateTimeOffset now)
+    {
+        ArgumentNullException.ThrowIfNull(profile);
+        profile.Validate();
+        var start = now.AddDays(-1);
+        var pckKey = SimulatedPki.NewKey();
+        var pck = new Credential(SimulatedPki.Issue(PkiRole.Pck, pckKey, ProcessorCa.Certificate, ProcessorCa.Key, start, start.AddYears(7), SimulatedPki.SgxExtension(profile)), pckKey);
+        return new SimulatedPlatform(Folder, profile, Root, ProcessorCa, TcbSigning, pck, SimulatedPki.NewKey(), EnclaveSignerKey) { _sharesIssuers = true };
+    }
+
     /// <summary>Loads the platform in <paramref name="folder"/>; throws <see cref="PlatformStateException"/> naming what is missing or corrupt.</summary>
     public static SimulatedPlatform Load(string folder)
     {
@@ -223,13 +240,21 @@ public sealed class SimulatedPlatform : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
+        Pck.Dispose();
+        AttestationKey.Dispose();
+        if (_sharesIssuers)
+        {
+            return;
+        }
+
         Root.Dispose();
         ProcessorCa.Dispose();
         TcbSigning.Dispose();
-        Pck.Dispose();
-        AttestationKey.Dispose();
         EnclaveSignerKey.Dispose();
     }
+
+    /// <summary>True for a sibling (<see cref="CreateSibling"/>): root, CAs and enclave signer belong to another platform.</summary>
+    private bool _sharesIssuers;
 
     private void Save()
     {

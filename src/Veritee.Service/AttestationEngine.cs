@@ -93,6 +93,16 @@ public sealed record AttestRequest(byte[] Evidence, byte[]? RuntimeData, bool Ru
     /// <summary>Decodes base64url with or without padding, and standard base64 (Occlum sends it).</summary>
     private static byte[] DecodeBase64Url(string text, string what)
     {
+        // Most clients send unpadded base64url: decoded directly, without copying the text.
+        if (System.Buffers.Text.Base64Url.IsValid(text, out var length))
+        {
+            var bytes = new byte[length];
+            if (System.Buffers.Text.Base64Url.TryDecodeFromChars(text, bytes, out var written) && written == length)
+            {
+                return bytes;
+            }
+        }
+
         var normal = text.Trim().Replace('-', '+').Replace('_', '/');
         normal = normal.PadRight(normal.Length + ((4 - (normal.Length % 4)) % 4), '=');
         try
@@ -128,6 +138,8 @@ public sealed partial class AttestationEngine
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, DateTimeOffset> _fetchFailures = new(StringComparer.Ordinal);
     private readonly TimeProvider _clock;
     private readonly QuoteVerifier _verifier = new(new VerificationCache());
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<ChainKey, PlatformIdentity> _platforms = new();
+    private volatile PolicyHashMemo? _policyHash;
     private readonly ServiceTelemetry? _telemetry;
     private readonly PolicyEvaluationLimits _policyLimits;
     private readonly bool _allowDraftPolicy;
@@ -228,7 +240,7 @@ public sealed partial class AttestationEngine
         {
             ["x-ms-ver"] = "1.0",
             ["x-ms-attestation-type"] = "sgx",
-            ["x-ms-policy-hash"] = PolicyHash(policyText),
+            ["x-ms-policy-hash"] = StoredPolicyHash(policyText),
             ["x-ms-sgx-is-debuggable"] = report.IsDebuggable,
             ["x-ms-sgx-mrenclave"] = Hex.Lower(report.MrEnclave.Span),
             ["x-ms-sgx-mrsigner"] = Hex.Lower(report.MrSigner.Span),
@@ -377,6 +389,21 @@ public sealed partial class AttestationEngine
             name is "nonce" or "cnf" or "jti" or "iss" or "exp" or "iat" or "nbf" or "sub" or "aud";
     }
 
+    /// <summary>The policy hash of the text last hashed, kept while requests bring the same text (the policy cache's instance).</summary>
+    private string StoredPolicyHash(string policyText)
+    {
+        if (_policyHash is { } memo && ReferenceEquals(memo.Text, policyText))
+        {
+            return memo.Hash;
+        }
+
+        var hash = PolicyHash(policyText);
+        _policyHash = new PolicyHashMemo(policyText, hash);
+        return hash;
+    }
+
+    private sealed record PolicyHashMemo(string Text, string Hash);
+
     /// <summary>MAA's policy hash: base64url(SHA-256(ASCII(base64url(UTF-8 policy text)))).</summary>
     public static string PolicyHash(string policyText) =>
         TokenWriter.Base64Url(SHA256.HashData(Encoding.ASCII.GetBytes(TokenWriter.Base64Url(Encoding.UTF8.GetBytes(policyText)))));
@@ -404,12 +431,13 @@ public sealed partial class AttestationEngine
 
         // The route names the TEE; evidence of the other kind is refused before any collateral or signature work.
         RequireTee(quote, attestationType);
-        var (fmspc, chain) = PlatformFmspc(quote);
+        var platform = Platform(quote);
+        var fmspc = platform.Fmspc;
         var attempts = new List<string>();
         var intel = _collateral?.Find(fmspc, quote.TeeType);
-        if (intel is null && _pcs is not null && chain.Any(c => c.IsSelfIssued && c.PublicKey.SameAs(TrustAnchor.IntelSgxRootCa.Point)))
+        if (intel is null && _pcs is not null && platform.RootIsIntel)
         {
-            intel = await FetchAsync(evidence, chain, cancellationToken).ConfigureAwait(false);
+            intel = await FetchAsync(evidence, quote, cancellationToken).ConfigureAwait(false);
         }
 
         if (intel is not null)
@@ -423,12 +451,12 @@ public sealed partial class AttestationEngine
             attempts.Add($"Intel collateral: {result.Status.Name()} ({result.Detail})");
         }
 
-        if (_platform?.For(fmspc, quote.TeeType, now) is { } platform)
+        if (_platform?.For(fmspc, quote.TeeType, now) is { } simulatedPlatform)
         {
-            var result = Verify(evidence, platform.Collateral, platform.Anchor, now);
+            var result = Verify(evidence, simulatedPlatform.Collateral, simulatedPlatform.Anchor, now);
             if (result.IsVerified)
             {
-                return Accept(result, platform.Collateral, simulated: true);
+                return Accept(result, simulatedPlatform.Collateral, simulated: true);
             }
 
             attempts.Add($"simulated platform: {result.Status.Name()} ({result.Detail})");
@@ -529,7 +557,7 @@ public sealed partial class AttestationEngine
         return (result, collateral, simulated);
     }
 
-    private async Task<QuoteCollateral> FetchAsync(byte[] evidence, IReadOnlyList<DcapCertificate> chain, CancellationToken cancellationToken)
+    private async Task<QuoteCollateral> FetchAsync(byte[] evidence, Quote quote, CancellationToken cancellationToken)
     {
         CollateralRequest request;
         try
@@ -542,7 +570,7 @@ public sealed partial class AttestationEngine
         }
 
         // Before anything is fetched for a platform not yet cached, its PCK chain must be Intel-signed.
-        if (_pcs!.Peek(request) is null && !IsIntelSignedChain(chain))
+        if (_pcs!.Peek(request) is null && !IsIntelSignedChain(PlatformFmspc(quote).Chain))
         {
             throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, "the quote's PCK certificate chain is not signed by the Intel SGX Root CA");
         }
@@ -609,6 +637,60 @@ public sealed partial class AttestationEngine
         return root is not null && pck is not null && intermediate is not null &&
             root.IsIssuedBy(root) && intermediate.IsIssuedBy(root) && pck.IsIssuedBy(intermediate);
     }
+
+    /// <summary>
+    /// The FMSPC of the quote's PCK certificate and whether its chain's root carries Intel's key, remembered by the
+    /// SHA-256 of the certification data: the same chain bytes always give the same answer, and each request then
+    /// costs a hash instead of a PEM decode and three certificate parses. At most <see cref="MaxRememberedPlatforms"/>
+    /// chains (about 200 bytes each); past that the memo starts again empty. Malformed chains are never remembered.
+    /// </summary>
+    private PlatformIdentity Platform(Quote quote)
+    {
+        var data = quote.SignatureData.CertificationData;
+        if (data.Type != CertificationDataType.PckCertificateChain)
+        {
+            return Identify(quote);
+        }
+
+        Span<byte> digest = stackalloc byte[32];
+        SHA256.HashData(data.Data.Span, digest);
+        var key = new ChainKey(
+            System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(digest),
+            System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(digest[8..]),
+            System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(digest[16..]),
+            System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(digest[24..]));
+        if (_platforms.TryGetValue(key, out var known))
+        {
+            return known;
+        }
+
+        var identity = Identify(quote);
+        if (_platforms.Count >= MaxRememberedPlatforms)
+        {
+            _platforms.Clear();
+        }
+
+        _platforms[key] = identity;
+        return identity;
+    }
+
+    private static PlatformIdentity Identify(Quote quote)
+    {
+        var (fmspc, chain) = PlatformFmspc(quote);
+        return new PlatformIdentity(fmspc, chain.Any(c => c.IsSelfIssued && c.PublicKey.SameAs(TrustAnchor.IntelSgxRootCa.Point)));
+    }
+
+    /// <summary>Bound of the platform memo (<see cref="Platform"/>).</summary>
+    internal const int MaxRememberedPlatforms = 16_384;
+
+    /// <summary>Chains the platform memo holds now.</summary>
+    internal int RememberedPlatforms => _platforms.Count;
+
+    /// <summary>What a PCK chain tells before verification: the platform's FMSPC, and whether to ask Intel's PCS about it.</summary>
+    private sealed record PlatformIdentity(byte[] Fmspc, bool RootIsIntel);
+
+    /// <summary>SHA-256 of a quote's certification data.</summary>
+    private readonly record struct ChainKey(ulong A, ulong B, ulong C, ulong D);
 
     /// <summary>The FMSPC of the quote's PCK certificate, and the parsed chain.</summary>
     private static (byte[] Fmspc, IReadOnlyList<DcapCertificate> Chain) PlatformFmspc(Quote quote)
@@ -696,18 +778,36 @@ public sealed partial class AttestationEngine
 
     private static JsonObject CollateralHashes(byte[] evidence, QuoteCollateral c)
     {
-        static string H(ReadOnlySpan<byte> bytes) => Convert.ToHexStringLower(SHA256.HashData(bytes));
-        var rootCrl = H(CertificateRevocationList.Normalize(c.RootCaCrl));
+        // The collateral's hashes are computed once per bundle object (sources hand out the same object until it changes).
+        var known = BundleHashes.GetValue(c, static bundle => new CollateralDigests(bundle));
         return new JsonObject
         {
-            ["qeidcertshash"] = H(c.QeIdentityIssuerChain),
-            ["qeidcrlhash"] = rootCrl,
-            ["qeidhash"] = H(c.QeIdentity),
-            ["quotehash"] = H(evidence),
-            ["tcbinfocertshash"] = H(c.TcbInfoIssuerChain),
-            ["tcbinfocrlhash"] = rootCrl,
-            ["tcbinfohash"] = H(c.TcbInfo),
+            ["qeidcertshash"] = known.QeIdentityChain,
+            ["qeidcrlhash"] = known.RootCrl,
+            ["qeidhash"] = known.QeIdentity,
+            ["quotehash"] = CollateralDigests.H(evidence),
+            ["tcbinfocertshash"] = known.TcbInfoChain,
+            ["tcbinfocrlhash"] = known.RootCrl,
+            ["tcbinfohash"] = known.TcbInfo,
         };
+    }
+
+    /// <summary>Hashes per collateral bundle, dropped with the bundle.</summary>
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<QuoteCollateral, CollateralDigests> BundleHashes = [];
+
+    private sealed class CollateralDigests(QuoteCollateral c)
+    {
+        public string RootCrl { get; } = H(CertificateRevocationList.Normalize(c.RootCaCrl));
+
+        public string QeIdentityChain { get; } = H(c.QeIdentityIssuerChain);
+
+        public string QeIdentity { get; } = H(c.QeIdentity);
+
+        public string TcbInfoChain { get; } = H(c.TcbInfoIssuerChain);
+
+        public string TcbInfo { get; } = H(c.TcbInfo);
+
+        public static string H(ReadOnlySpan<byte> bytes) => Convert.ToHexStringLower(SHA256.HashData(bytes));
     }
 
     /// <summary>Issued claims as an object; several claims of one type become an array, types kept.</summary>

@@ -36,7 +36,10 @@ public static class CanonicalJson
                 break;
             case JsonObject obj:
                 writer.WriteStartObject();
-                foreach (var (key, value) in obj.OrderBy(p => p.Key, StringComparer.Ordinal))
+                var properties = new KeyValuePair<string, JsonNode?>[obj.Count];
+                ((ICollection<KeyValuePair<string, JsonNode?>>)obj).CopyTo(properties, 0);
+                Array.Sort(properties, static (a, b) => string.CompareOrdinal(a.Key, b.Key));
+                foreach (var (key, value) in properties)
                 {
                     writer.WritePropertyName(key);
                     Write(writer, value);

@@ -55,7 +55,7 @@ public sealed partial class AttestationEngine
 
         var claims = measured;
         claims["x-ms-ver"] = "1.0";
-        claims["x-ms-policy-hash"] = PolicyHash(policyText);
+        claims["x-ms-policy-hash"] = StoredPolicyHash(policyText);
         claims["jti"] = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
         if (_tdxExtensionClaims)
         {

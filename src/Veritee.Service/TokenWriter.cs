@@ -32,14 +32,7 @@ public sealed class TokenWriter(InstanceSigningKey key, InstanceAddress instance
         claims["iat"] = iat;
         claims["nbf"] = iat;
         claims["exp"] = iat + (long)lifetime.TotalSeconds;
-        var header = new JsonObject
-        {
-            ["alg"] = unsigned ? "none" : "RS256",
-            ["jku"] = instanceUrl + "/certs",
-            ["kid"] = key.Kid,
-            ["typ"] = "JWT",
-        };
-        var signingInput = Base64Url(CanonicalJson.Serialize(header)) + "." + Base64Url(CanonicalJson.Serialize(claims));
+        var signingInput = EncodedHeader(instanceUrl, unsigned) + "." + Base64Url(CanonicalJson.Serialize(claims));
 
         // Refused before signing: relying parties (Veritee's client among them) accept tokens up to this size only.
         var length = signingInput.Length + 1 + (unsigned ? 0 : ((key.Key.KeySize / 8 * 4) + 2) / 3);
@@ -57,6 +50,35 @@ public sealed class TokenWriter(InstanceSigningKey key, InstanceAddress instance
         var signature = key.Key.SignData(Encoding.ASCII.GetBytes(signingInput), HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
         return signingInput + "." + Base64Url(signature);
     }
+
+    /// <summary>
+    /// The encoded header for <paramref name="instanceUrl"/>: the same for every token until the instance URL changes
+    /// (it follows the listen address), so it is built once per URL and kind.
+    /// </summary>
+    private string EncodedHeader(string instanceUrl, bool unsigned)
+    {
+        ref var slot = ref unsigned ? ref _unsignedHeader : ref _signedHeader;
+        if (Volatile.Read(ref slot) is { } cached && ReferenceEquals(cached.Url, instanceUrl))
+        {
+            return cached.Encoded;
+        }
+
+        var header = new JsonObject
+        {
+            ["alg"] = unsigned ? "none" : "RS256",
+            ["jku"] = instanceUrl + "/certs",
+            ["kid"] = key.Kid,
+            ["typ"] = "JWT",
+        };
+        var encoded = Base64Url(CanonicalJson.Serialize(header));
+        Volatile.Write(ref slot, new HeaderMemo(instanceUrl, encoded));
+        return encoded;
+    }
+
+    private HeaderMemo? _signedHeader;
+    private HeaderMemo? _unsignedHeader;
+
+    private sealed record HeaderMemo(string Url, string Encoded);
 
     /// <summary>Base64url without padding.</summary>
     public static string Base64Url(ReadOnlySpan<byte> bytes) => System.Buffers.Text.Base64Url.EncodeToString(bytes);

@@ -8,7 +8,6 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
-using Veritee.Policy;
 using Veritee.Service.OpenApi;
 using Veritee.Service.Store;
 using Veritee.Tokens;
@@ -791,34 +790,4 @@ public static partial class VeriteeServer
     /// </summary>
     private static Task<string> Authorize(HttpContext context) =>
         context.RequestServices.GetRequiredService<AdminAuthorizer>().AuthorizeAsync(context);
-}
-
-/// <summary>The effective policy of a type: stored or default, compiled once per text.</summary>
-public sealed record EffectivePolicy(string Text, string Jws, CompiledPolicy Compiled, JsonObject? SignerJwk);
-
-/// <summary>Reads policies from the store and keeps their compiled form keyed by text.</summary>
-public sealed class PolicyCache(IServiceStore store)
-{
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, CompiledPolicy> _compiled = new(StringComparer.Ordinal);
-
-    /// <summary>The effective policy for <paramref name="type"/>.</summary>
-    public async Task<EffectivePolicy> GetAsync(string type, CancellationToken cancellationToken)
-    {
-        var stored = await store.GetPolicyAsync(type, cancellationToken).ConfigureAwait(false);
-        var text = stored?.PolicyText ?? DefaultPolicies.For(type);
-        var compiled = _compiled.GetOrAdd(text, PolicyCompiler.Compile);
-        if (_compiled.Count > 1000)
-        {
-            _compiled.Clear();
-        }
-
-        return new EffectivePolicy(text, stored?.Jws ?? Veritee.Tokens.PolicyJws.CreateUnsigned(text), compiled,
-            stored?.SignerJwk is { } jwk ? JsonNode.Parse(jwk) as JsonObject : null);
-    }
-
-    /// <summary>Stores a policy with its audit record (one transaction).</summary>
-    public Task SetAsync(StoredPolicy policy, AuditRecord? audit, CancellationToken cancellationToken) => store.SetPolicyAsync(policy, audit, cancellationToken);
-
-    /// <summary>Removes a stored policy, with its audit record (one transaction).</summary>
-    public Task RemoveAsync(string type, AuditRecord? audit, CancellationToken cancellationToken) => store.RemovePolicyAsync(type, audit, cancellationToken);
 }

@@ -20,7 +20,18 @@ public sealed class CountingStore(IServiceStore inner) : IServiceStore
 
     public Task InitializeAsync(CancellationToken cancellationToken) => inner.InitializeAsync(cancellationToken);
 
-    public Task<StoredPolicy?> GetPolicyAsync(string attestationType, CancellationToken cancellationToken) => inner.GetPolicyAsync(attestationType, cancellationToken);
+    private int _policyReads;
+
+    /// <summary>Policy rows read (not version checks).</summary>
+    public int PolicyReads => Volatile.Read(ref _policyReads);
+
+    public Task<StoredPolicy?> GetPolicyAsync(string attestationType, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref _policyReads);
+        return inner.GetPolicyAsync(attestationType, cancellationToken);
+    }
+
+    public ValueTask<long?> GetPolicyVersionAsync(CancellationToken cancellationToken) => inner.GetPolicyVersionAsync(cancellationToken);
 
     public Task SetPolicyAsync(StoredPolicy policy, AuditRecord? audit, CancellationToken cancellationToken) => inner.SetPolicyAsync(policy, audit, cancellationToken);
 

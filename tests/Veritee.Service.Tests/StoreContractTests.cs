@@ -18,6 +18,44 @@ public abstract class StoreContractTests : IAsyncLifetime
 
     public abstract Task DisposeAsync();
 
+    /// <summary>Another store on the same data (another node's, or another instance in this process).</summary>
+    protected abstract IServiceStore OpenAnother();
+
+    [Fact]
+    public async Task The_policy_version_moves_with_every_policy_change_made_through_any_store_on_the_same_data()
+    {
+        var other = OpenAnother();
+        try
+        {
+            var start = await Store.GetPolicyVersionAsync(CancellationToken.None);
+            Assert.NotNull(start);
+            await Store.GetSignersAsync(CancellationToken.None);
+            Assert.Equal(start, await Store.GetPolicyVersionAsync(CancellationToken.None));
+
+            var seen = new HashSet<long?> { start };
+            async Task Moved(Func<Task> change)
+            {
+                await change();
+                var now = await Store.GetPolicyVersionAsync(CancellationToken.None);
+                Assert.True(seen.Add(now), $"the policy version stayed at {now} after a change");
+                Assert.Equal(now, await other.GetPolicyVersionAsync(CancellationToken.None));
+            }
+
+            await Moved(() => other.SetPolicyAsync(new StoredPolicy("SgxEnclave", "jws-1", "text-1", null), CancellationToken.None));
+            await Moved(() => other.SetPolicyAsync(new StoredPolicy("SgxEnclave", "jws-1", "text-1", null), CancellationToken.None));
+            await Moved(() => other.SetPolicyAsync(new StoredPolicy("TdxVm", "jws-2", "text-2", "{\"kty\":\"RSA\"}"), CancellationToken.None));
+            await Moved(() => other.RemovePolicyAsync("SgxEnclave", CancellationToken.None));
+            await Moved(() => Store.RemovePolicyAsync("TdxVm", CancellationToken.None));
+        }
+        finally
+        {
+            if (other is IAsyncDisposable disposable)
+            {
+                await disposable.DisposeAsync();
+            }
+        }
+    }
+
     [Fact]
     public async Task Initialize_is_idempotent()
     {
@@ -143,6 +181,8 @@ public sealed class SqliteStoreContractTests : StoreContractTests
         return Task.FromResult<IServiceStore>(new SqliteServiceStore(Path.Combine(_folder, "veritee.db")));
     }
 
+    protected override IServiceStore OpenAnother() => new SqliteServiceStore(Path.Combine(_folder, "veritee.db"));
+
     public override Task DisposeAsync()
     {
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
@@ -164,14 +204,17 @@ public sealed class PostgresFixture : IAsyncLifetime
 public sealed class PostgresStoreContractTests(PostgresFixture postgres) : StoreContractTests, IClassFixture<PostgresFixture>
 {
     private PostgresServiceStore? _store;
+    private string _database = string.Empty;
 
     protected override Task<IServiceStore> CreateStoreAsync()
     {
-        var database = "t" + Guid.NewGuid().ToString("N");
-        postgres.Server.CreateDatabase(database);
-        _store = new PostgresServiceStore(postgres.Server.ConnectionString(database));
+        _database = "t" + Guid.NewGuid().ToString("N");
+        postgres.Server.CreateDatabase(_database);
+        _store = new PostgresServiceStore(postgres.Server.ConnectionString(_database));
         return Task.FromResult<IServiceStore>(_store);
     }
+
+    protected override IServiceStore OpenAnother() => new PostgresServiceStore(postgres.Server.ConnectionString(_database));
 
     public override async Task DisposeAsync() => await _store!.DisposeAsync();
 }

@@ -22,6 +22,13 @@ public interface IServiceStore
     /// <summary>The stored policy of a type, or null when the default applies.</summary>
     Task<StoredPolicy?> GetPolicyAsync(string attestationType, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// A number that changes whenever any policy in the store changes, through any node, once that change has
+    /// committed. Read before every attestation so that a node reads a policy again only after it changed; null (the
+    /// default) when the store keeps none, and then every attestation reads its policy.
+    /// </summary>
+    ValueTask<long?> GetPolicyVersionAsync(CancellationToken cancellationToken) => ValueTask.FromResult<long?>(null);
+
     /// <summary>Stores (replaces) a policy; <see cref="StoredTextException"/> when a text has a NUL character (every store alike).</summary>
     Task SetPolicyAsync(StoredPolicy policy, CancellationToken cancellationToken) => SetPolicyAsync(policy, null, cancellationToken);
 

@@ -63,6 +63,20 @@ public sealed class PostgresServiceStore : IServiceStore, IAsyncDisposable
             refused_pruned BIGINT NOT NULL);
         INSERT INTO veritee_audit_state (id, refused_count, refused_pruned) VALUES (1, 0, 0)
         """,
+        """
+        CREATE TABLE veritee_policy_version (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            version BIGINT NOT NULL);
+        INSERT INTO veritee_policy_version (id, version) VALUES (1, 0);
+        CREATE FUNCTION veritee_policy_changed() RETURNS trigger LANGUAGE plpgsql AS $body$
+        BEGIN
+            UPDATE veritee_policy_version SET version = version + 1 WHERE id = 1;
+            RETURN NULL;
+        END
+        $body$;
+        CREATE TRIGGER veritee_policies_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON veritee_policies
+            FOR EACH STATEMENT EXECUTE FUNCTION veritee_policy_changed()
+        """,
     ];
 
     private readonly NpgsqlDataSource _source;
@@ -113,6 +127,16 @@ public sealed class PostgresServiceStore : IServiceStore, IAsyncDisposable
         return await reader.ReadAsync(cancellationToken).ConfigureAwait(false)
             ? new StoredPolicy(attestationType, reader.GetString(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2))
             : null;
+    }
+
+    /// <summary>
+    /// The counter a trigger on the policies table bumps in the writing transaction, so every writer (any node, any
+    /// Veritee version since the migration, or SQL by hand) moves it; its row lock orders concurrent writers.
+    /// </summary>
+    public async ValueTask<long?> GetPolicyVersionAsync(CancellationToken cancellationToken)
+    {
+        await using var command = _source.CreateCommand("SELECT version FROM veritee_policy_version WHERE id = 1");
+        return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is long version ? version : null;
     }
 
     /// <inheritdoc />

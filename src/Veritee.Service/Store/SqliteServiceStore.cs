@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Microsoft.Data.Sqlite;
 
 namespace Veritee.Service.Store;
@@ -60,13 +61,21 @@ public sealed class SqliteServiceStore : IServiceStore
 
     private const string AuditColumns = "id, time, operation, attestation_type, caller, signer, trust_model, old_policy_hash, new_policy_hash, certificate_thumbprint, outcome, error_code, request_id, client";
 
+    /// <summary>
+    /// Policy versions by database file. A SQLite store belongs to one node (one process), so every policy change goes
+    /// through a store of this process and is counted here, without a query; stores opened on the same file share it.
+    /// </summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, StrongBox<long>> PolicyVersions = new(StringComparer.Ordinal);
+
     private readonly string _connectionString;
     private readonly string _path;
+    private readonly StrongBox<long> _policyVersion;
 
     /// <summary>Opens (creating when absent, mode 0600) the database at <paramref name="path"/>.</summary>
     public SqliteServiceStore(string path)
     {
         _path = path;
+        _policyVersion = PolicyVersions.GetOrAdd(Path.GetFullPath(path), _ => new StrongBox<long>());
         _connectionString = new SqliteConnectionStringBuilder
         {
             DataSource = path,
@@ -129,12 +138,29 @@ public sealed class SqliteServiceStore : IServiceStore
     }
 
     /// <inheritdoc />
+    public ValueTask<long?> GetPolicyVersionAsync(CancellationToken cancellationToken) => ValueTask.FromResult<long?>(Interlocked.Read(ref _policyVersion.Value));
+
+    /// <inheritdoc />
     public async Task SetPolicyAsync(StoredPolicy policy, AuditRecord? audit, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(policy);
         StoredText.Require(policy.Jws, "policy token");
         StoredText.Require(policy.PolicyText, "policy text");
         StoredText.Require(policy.SignerJwk, "policy signer");
+        try
+        {
+            await SetPolicyCoreAsync(policy, audit, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            // Counted after the commit (or a failure, when a needless re-read is the only cost): a reader that saw the
+            // old number re-reads on its next request.
+            Interlocked.Increment(ref _policyVersion.Value);
+        }
+    }
+
+    private async Task SetPolicyCoreAsync(StoredPolicy policy, AuditRecord? audit, CancellationToken cancellationToken)
+    {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         var previous = audit is null ? null : await PolicyTextAsync(connection, transaction, policy.AttestationType, cancellationToken).ConfigureAwait(false);
@@ -163,6 +189,18 @@ public sealed class SqliteServiceStore : IServiceStore
 
     /// <inheritdoc />
     public async Task<bool> RemovePolicyAsync(string attestationType, AuditRecord? audit, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await RemovePolicyCoreAsync(attestationType, audit, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            Interlocked.Increment(ref _policyVersion.Value);
+        }
+    }
+
+    private async Task<bool> RemovePolicyCoreAsync(string attestationType, AuditRecord? audit, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);

@@ -63,6 +63,8 @@ public sealed class PostgresServiceStore : IServiceStore, IAsyncDisposable
             refused_pruned BIGINT NOT NULL);
         INSERT INTO veritee_audit_state (id, refused_count, refused_pruned) VALUES (1, 0, 0)
         """,
+        // The PCCS tables (docs/pccs.md).
+        Veritee.Service.Pccs.PccsStore.PostgresMigration,
     ];
 
     private readonly NpgsqlDataSource _source;

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Builder;
@@ -372,6 +371,19 @@ internal static partial class PccsEndpoints
 
         c.Response.Headers[PccsHeaders.PlatformCount] = rows.Count.ToString(CultureInfo.InvariantCulture);
         await PccsHttp.WriteBytes(c, buffer.ToArray(), "application/json; charset=utf-8").ConfigureAwait(false);
+    }
+
+    private static async Task PutPlatformCollateral(HttpContext c, Route r, PccsService s)
+    {
+        PccsHttp.RequireToken(c, "admin-token", s.Options.PccsAdminTokenHash);
+        using var document = await ReadJson(c).ConfigureAwait(false);
+        if (document.RootElement.ValueKind != JsonValueKind.Object)
+        {
+            throw PccsException.BadRequest("The body must be a JSON object (platform_collaterals.json).");
+        }
+
+        await s.ImportAsync(document.RootElement, c.RequestAborted).ConfigureAwait(false);
+        await PccsHttp.WriteText(c, "Operation successful.").ConfigureAwait(false);
     }
 
     private static async Task Refresh(HttpContext c, Route r, PccsService s)

@@ -321,7 +321,7 @@ internal sealed partial class PccsService(PccsStore store, ServiceOptions option
             throw PccsException.NotCached("PCS lists no available PCK certificate for this platform (every TCB level is \"Not available\").");
         }
 
-        Refuse(PccsTrust.PckCertificates(available, chain, fmspc, pceId), "PCK certificates from PCS");
+        Refuse(PccsTrust.PckCertificates(available, chain), "PCK certificates from PCS");
 
         var write = new PccsWrite();
         var standard = await FetchTcbAsync("SGX", fmspc, "STANDARD", required: true, cancellationToken).ConfigureAwait(false);

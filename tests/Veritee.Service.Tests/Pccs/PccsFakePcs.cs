@@ -80,7 +80,7 @@ public sealed class PccsFakePcs : IAsyncDisposable
         var app = builder.Build();
         PccsFakePcs? self = null;
         static string Encode(string pem) => Uri.EscapeDataString(pem);
-        static string Chain(string folder, string file) => Encode(File.ReadAllText(Path.Combine(folder, file)));
+        static string Chain(string folder, string file) => Encode(System.IO.File.ReadAllText(Path.Combine(folder, file)));
 
         async Task Serve(HttpContext c, Func<Task> answer)
         {

@@ -236,11 +236,11 @@ public static class CollateralAuthority
 
     private static string ModuleId(byte majorVersion) => "TDX_" + majorVersion.ToString("X2", CultureInfo.InvariantCulture);
 
-    private static DateTimeOffset TruncateToSeconds(DateTimeOffset t) => DateTimeOffset.FromUnixTimeSeconds(t.ToUnixTimeSeconds());
+    internal static DateTimeOffset TruncateToSeconds(DateTimeOffset t) => DateTimeOffset.FromUnixTimeSeconds(t.ToUnixTimeSeconds());
 
-    private static string Date(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+    internal static string Date(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
 
-    private static byte[] Signed(string bodyName, byte[] body, ECDsa signer)
+    internal static byte[] Signed(string bodyName, byte[] body, ECDsa signer)
     {
         var signature = signer.SignData(body, HashAlgorithmName.SHA256, DSASignatureFormat.IeeeP1363FixedFieldConcatenation);
         using var stream = new MemoryStream();
@@ -335,7 +335,7 @@ public static class CollateralAuthority
         });
     }
 
-    private static void Components(Utf8JsonWriter w, string name, byte[] svns)
+    internal static void Components(Utf8JsonWriter w, string name, byte[] svns)
     {
         w.WriteStartArray(name);
         foreach (var svn in svns)
@@ -396,7 +396,7 @@ public static class CollateralAuthority
         });
     }
 
-    private static byte[] Json(Action<Utf8JsonWriter> body)
+    internal static byte[] Json(Action<Utf8JsonWriter> body)
     {
         using var stream = new MemoryStream();
         using (var writer = new Utf8JsonWriter(stream))

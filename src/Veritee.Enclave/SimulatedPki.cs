@@ -10,6 +10,7 @@ internal enum PkiRole
 {
     Root,
     ProcessorCa,
+    PlatformCa,
     TcbSigning,
     Pck,
 }
@@ -23,11 +24,13 @@ internal static class SimulatedPki
 {
     public const string RootCommonName = "Veritee Simulated SGX Root CA";
     public const string ProcessorCaCommonName = "Veritee Simulated SGX PCK Processor CA";
+    public const string PlatformCaCommonName = "Veritee Simulated SGX PCK Platform CA";
     public const string TcbSigningCommonName = "Veritee Simulated SGX TCB Signing";
     public const string PckCommonName = "Veritee Simulated SGX PCK Certificate";
 
     public const string RootCrlUri = "https://sgx.veritee.invalid/simulated/root-ca.crl";
     public const string ProcessorCrlUri = "https://sgx.veritee.invalid/simulated/pckcrl?ca=processor&encoding=der";
+    public const string PlatformCrlUri = "https://sgx.veritee.invalid/simulated/pckcrl?ca=platform&encoding=der";
 
     public static X500DistinguishedName Name(string commonName)
     {
@@ -58,12 +61,14 @@ internal static class SimulatedPki
         ECDsa issuerKey,
         DateTimeOffset notBefore,
         DateTimeOffset notAfter,
-        byte[]? sgxExtension = null)
+        byte[]? sgxExtension = null,
+        bool platformCaIssued = false)
     {
         var commonName = role switch
         {
             PkiRole.Root => RootCommonName,
             PkiRole.ProcessorCa => ProcessorCaCommonName,
+            PkiRole.PlatformCa => PlatformCaCommonName,
             PkiRole.TcbSigning => TcbSigningCommonName,
             _ => PckCommonName,
         };
@@ -76,16 +81,16 @@ internal static class SimulatedPki
         request.CertificateExtensions.Add(ski);
         request.CertificateExtensions.Add(role switch
         {
-            PkiRole.Root or PkiRole.ProcessorCa => new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, critical: true),
+            PkiRole.Root or PkiRole.ProcessorCa or PkiRole.PlatformCa => new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, critical: true),
             _ => new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature | X509KeyUsageFlags.NonRepudiation, critical: true),
         });
         request.CertificateExtensions.Add(role switch
         {
             PkiRole.Root => new X509BasicConstraintsExtension(true, true, 1, critical: true),
-            PkiRole.ProcessorCa => new X509BasicConstraintsExtension(true, true, 0, critical: true),
+            PkiRole.ProcessorCa or PkiRole.PlatformCa => new X509BasicConstraintsExtension(true, true, 0, critical: true),
             _ => new X509BasicConstraintsExtension(false, false, 0, critical: true),
         });
-        var crlUri = role is PkiRole.Pck ? ProcessorCrlUri : RootCrlUri;
+        var crlUri = role is PkiRole.Pck ? (platformCaIssued ? PlatformCrlUri : ProcessorCrlUri) : RootCrlUri;
         request.CertificateExtensions.Add(CertificateRevocationListBuilder.BuildCrlDistributionPointExtension([crlUri]));
         if (sgxExtension is not null)
         {
@@ -101,7 +106,15 @@ internal static class SimulatedPki
     /// The SGX extension value (OID 1.2.840.113741.1.13.1) of a Processor-CA PCK certificate: PPID, TCB (16
     /// component SVNs, PCESVN, CPUSVN), PCE-ID, FMSPC and SGX type, in Intel's order.
     /// </summary>
-    public static byte[] SgxExtension(PlatformProfile profile)
+    public static byte[] SgxExtension(PlatformProfile profile) =>
+        SgxExtension(profile.Ppid, profile.TcbComponents, profile.PceSvn, profile.PceId, profile.Fmspc, platformInstanceId: null);
+
+    /// <summary>
+    /// The SGX extension of a PCK certificate for one TCB level (CPUSVN = the component SVNs, as for tcbType 0):
+    /// 5 entries for the Processor CA, or 7 with SGX type Scalable, the platform instance id and the configuration
+    /// (dynamic platform, cached keys, SMT) for the Platform CA when <paramref name="platformInstanceId"/> is given.
+    /// </summary>
+    public static byte[] SgxExtension(byte[] ppid, byte[] components, ushort pceSvn, byte[] pceId, byte[] fmspc, byte[]? platformInstanceId)
     {
         const string Oid = PckCertificateExtension.Oid;
         var writer = new AsnWriter(AsnEncodingRules.DER);
@@ -110,7 +123,7 @@ internal static class SimulatedPki
             using (writer.PushSequence())
             {
                 writer.WriteObjectIdentifier(Oid + ".1");
-                writer.WriteOctetString(profile.Ppid);
+                writer.WriteOctetString(ppid);
             }
 
             using (writer.PushSequence())
@@ -123,20 +136,20 @@ internal static class SimulatedPki
                         using (writer.PushSequence())
                         {
                             writer.WriteObjectIdentifier($"{Oid}.2.{i + 1}");
-                            writer.WriteInteger(profile.TcbComponents[i]);
+                            writer.WriteInteger(components[i]);
                         }
                     }
 
                     using (writer.PushSequence())
                     {
                         writer.WriteObjectIdentifier(Oid + ".2.17");
-                        writer.WriteInteger(profile.PceSvn);
+                        writer.WriteInteger(pceSvn);
                     }
 
                     using (writer.PushSequence())
                     {
                         writer.WriteObjectIdentifier(Oid + ".2.18");
-                        writer.WriteOctetString(profile.CpuSvn);
+                        writer.WriteOctetString(components);
                     }
                 }
             }
@@ -144,19 +157,44 @@ internal static class SimulatedPki
             using (writer.PushSequence())
             {
                 writer.WriteObjectIdentifier(Oid + ".3");
-                writer.WriteOctetString(profile.PceId);
+                writer.WriteOctetString(pceId);
             }
 
             using (writer.PushSequence())
             {
                 writer.WriteObjectIdentifier(Oid + ".4");
-                writer.WriteOctetString(profile.Fmspc);
+                writer.WriteOctetString(fmspc);
             }
 
             using (writer.PushSequence())
             {
                 writer.WriteObjectIdentifier(Oid + ".5");
-                writer.WriteEnumeratedValue(SgxType.Standard);
+                writer.WriteEnumeratedValue(platformInstanceId is null ? SgxType.Standard : SgxType.Scalable);
+            }
+
+            if (platformInstanceId is not null)
+            {
+                using (writer.PushSequence())
+                {
+                    writer.WriteObjectIdentifier(Oid + ".6");
+                    writer.WriteOctetString(platformInstanceId);
+                }
+
+                using (writer.PushSequence())
+                {
+                    writer.WriteObjectIdentifier(Oid + ".7");
+                    using (writer.PushSequence())
+                    {
+                        foreach (var (index, value) in new[] { (1, false), (2, true), (3, true) })
+                        {
+                            using (writer.PushSequence())
+                            {
+                                writer.WriteObjectIdentifier($"{Oid}.7.{index}");
+                                writer.WriteBoolean(value);
+                            }
+                        }
+                    }
+                }
             }
         }
 

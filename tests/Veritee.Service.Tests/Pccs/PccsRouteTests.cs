@@ -293,7 +293,12 @@ public sealed class PccsRouteTests : IAsyncLifetime
     internal static string Registration(string qeId = QeId, string? manifest = null) =>
         new JsonObject
         {
-            ["enc_ppid"] = Ppid, ["pce_id"] = "0000", ["cpu_svn"] = RawCpuSvn, ["pce_svn"] = "0d00", ["qe_id"] = qeId, ["platform_manifest"] = manifest ?? "",
+            ["enc_ppid"] = Ppid,
+            ["pce_id"] = "0000",
+            ["cpu_svn"] = RawCpuSvn,
+            ["pce_svn"] = "0d00",
+            ["qe_id"] = qeId,
+            ["platform_manifest"] = manifest ?? "",
         }.ToJsonString();
 
     [Theory]

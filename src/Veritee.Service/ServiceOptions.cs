@@ -295,6 +295,9 @@ public sealed record ServiceOptions
 
     /// <summary>Largest request body on PCCS routes (default 2 MiB, as Intel's PCCS); larger answers 413 <c>Content too large.</c></summary>
     public long PccsMaxRequestBodyBytes { get; init; } = 2 * 1024 * 1024;
+
+    /// <summary>The root the PCCS's collateral must chain to (default Intel's SGX Root CA; tests use a simulated root).</summary>
+    internal Veritee.Dcap.TrustAnchor? PccsTrustAnchor { get; init; }
 }
 
 /// <summary>The PCCS surface's cache fill mode (Intel PCCS <c>CachingFillMode</c>; docs/pccs.md).</summary>

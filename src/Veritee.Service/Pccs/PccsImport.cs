@@ -35,7 +35,7 @@ internal sealed partial class PccsService
         {
             if (OptionalString(pckChains, ca, "collaterals.certificates.SGX-PCK-Certificate-Issuer-Chain.") is { } chain)
             {
-                Integrity(PccsTrust.Chain(chain, ca == "PROCESSOR" ? "SGX PCK Processor CA" : "SGX PCK Platform CA", "STATUS_SGX_PCK_CERT_CHAIN_UNTRUSTED").Failure, $"certificates.SGX-PCK-Certificate-Issuer-Chain.{ca}");
+                Integrity(PccsTrust.Chain(Anchor, chain, ca == "PROCESSOR" ? "SGX PCK Processor CA" : "SGX PCK Platform CA", "STATUS_SGX_PCK_CERT_CHAIN_UNTRUSTED").Failure, $"certificates.SGX-PCK-Certificate-Issuer-Chain.{ca}");
                 chainByCa[ca] = chain;
                 write.Items.Add(new PccsItem(KindPckChain, ca, [], chain, now));
             }
@@ -49,7 +49,7 @@ internal sealed partial class PccsService
                 {
                     var der = HexBytes(hex, $"collaterals.pckcacrl.{key}");
                     var chain = chainByCa.GetValueOrDefault(ca) ?? throw PccsException.BadRequest($"collaterals.pckcacrl.{key} needs certificates.SGX-PCK-Certificate-Issuer-Chain.{ca}.");
-                    Integrity(PccsTrust.PckCrl(der, chain, ca), $"pckcacrl.{key}");
+                    Integrity(PccsTrust.PckCrl(Anchor, der, chain, ca), $"pckcacrl.{key}");
                     write.Items.Add(new PccsItem(KindPckCrl, ca, der, chain, now));
                 }
             }
@@ -58,7 +58,7 @@ internal sealed partial class PccsService
         if (OptionalString(collaterals, "rootcacrl", "collaterals.") is { } rootHex)
         {
             var der = HexBytes(rootHex, "collaterals.rootcacrl");
-            Integrity(PccsTrust.RootCrl(der), "rootcacrl");
+            Integrity(PccsTrust.RootCrl(Anchor, der), "rootcacrl");
             write.Items.Add(new PccsItem(KindRootCrl, RootKey, der, null, now));
         }
 
@@ -91,7 +91,7 @@ internal sealed partial class PccsService
 
                     var chain = tcbChain ?? throw PccsException.BadRequest("collaterals.certificates.TCB-Info-Issuer-Chain is required with tcbinfos.");
                     var body = Encoding.UTF8.GetBytes(info.GetRawText());
-                    Integrity(PccsTrust.TcbInfo(body, chain, tee == "TDX", fmspc), $"{where}.{key}");
+                    Integrity(PccsTrust.TcbInfo(Anchor, body, chain, tee == "TDX", fmspc), $"{where}.{key}");
                     write.Items.Add(new PccsItem(KindTcb, TcbKey(tee, fmspc, 4, update), body, chain, now));
                     if (tee == "SGX" && (update == "EARLY" || !sgxTcbInfos.ContainsKey(fmspc)))
                     {
@@ -109,7 +109,7 @@ internal sealed partial class PccsService
             {
                 var chain = identityChain ?? throw PccsException.BadRequest("collaterals.certificates.SGX-Enclave-Identity-Issuer-Chain is required with identities.");
                 var body = Encoding.UTF8.GetBytes(text);
-                Integrity(PccsTrust.Identity(body, chain, id), key);
+                Integrity(PccsTrust.Identity(Anchor, body, chain, id), key);
                 write.Items.Add(new PccsItem(KindIdentity, IdentityKey(id, 4, update), body, chain, now));
             }
         }
@@ -164,7 +164,7 @@ internal sealed partial class PccsService
 
                 var (fmspc, ca) = FmspcAndCa(entries[0].CertificatePem!, where);
                 var chain = chainByCa.GetValueOrDefault(ca) ?? throw PccsException.BadRequest($"{where}: its certificates are issued by the {ca} CA, but certificates.SGX-PCK-Certificate-Issuer-Chain.{ca} is missing.");
-                Integrity(PccsTrust.PckCertificates(entries, chain), where);
+                Integrity(PccsTrust.PckCertificates(Anchor, entries, chain), where);
                 var tcbInfo = sgxTcbInfos.GetValueOrDefault(fmspc) ?? throw PccsException.BadRequest($"{where}: no tcbinfos entry with an SGX TCB Info for its FMSPC {fmspc}.");
                 var stored = entries.Select(x => new PccsPckCert(x.Tcbm.ToUpperInvariant(), FormatTcb(x.Tcb), NormalizePem(x.CertificatePem!))).ToList();
                 write.Platforms.Add((new PccsPlatform(qeId, pceId, manifest is null ? encPpid : null, manifest, fmspc, ca, now), stored));

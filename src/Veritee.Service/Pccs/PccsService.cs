@@ -24,6 +24,9 @@ internal sealed partial class PccsService(PccsStore store, ServiceOptions option
 
     public PccsStore Store => store;
 
+    /// <summary>The root every chain must end in: Intel's SGX Root CA (tests: a simulated root).</summary>
+    public Veritee.Dcap.TrustAnchor Anchor => options.PccsTrustAnchor ?? Veritee.Dcap.TrustAnchor.IntelSgxRootCa;
+
     public PccsFillMode Mode => options.PccsMode;
 
     public TimeProvider Clock => clock;
@@ -78,7 +81,7 @@ internal sealed partial class PccsService(PccsStore store, ServiceOptions option
 
         var chain = answer.Header(PccsHeaders.TcbInfoChain) ?? answer.Header(PccsHeaders.SgxTcbInfoChain)
             ?? throw PccsException.NotCached($"PCS sent the {tee} TCB Info for {fmspc} without its issuer chain header; not cached.");
-        Refuse(PccsTrust.TcbInfo(answer.Body, chain, tee == "TDX", fmspc), $"{tee} TCB Info for FMSPC {fmspc} from PCS");
+        Refuse(PccsTrust.TcbInfo(Anchor, answer.Body, chain, tee == "TDX", fmspc), $"{tee} TCB Info for FMSPC {fmspc} from PCS");
         return new PccsItem(KindTcb, TcbKey(tee, fmspc, 4, update), answer.Body, chain, clock.GetUtcNow());
     }
 
@@ -121,7 +124,7 @@ internal sealed partial class PccsService(PccsStore store, ServiceOptions option
         }
 
         var chain = answer.Header(PccsHeaders.IdentityChain) ?? throw PccsException.NotCached($"PCS sent the {id} identity without its issuer chain header; not cached.");
-        Refuse(PccsTrust.Identity(answer.Body, chain, id), $"{id} identity from PCS");
+        Refuse(PccsTrust.Identity(Anchor, answer.Body, chain, id), $"{id} identity from PCS");
         return new PccsItem(KindIdentity, IdentityKey(id, 4, update), answer.Body, chain, clock.GetUtcNow());
     }
 
@@ -153,7 +156,7 @@ internal sealed partial class PccsService(PccsStore store, ServiceOptions option
 
         var chain = answer.Header(PccsHeaders.PckCrlChain) ?? throw PccsException.NotCached($"PCS sent the {ca} PCK CRL without its issuer chain header; not cached.");
         var der = Der(answer.Body, $"the {ca} PCK CRL from PCS");
-        Refuse(PccsTrust.PckCrl(der, chain, ca), $"{ca} PCK CRL from PCS");
+        Refuse(PccsTrust.PckCrl(Anchor, der, chain, ca), $"{ca} PCK CRL from PCS");
         return new PccsItem(KindPckCrl, ca, der, chain, clock.GetUtcNow());
     }
 
@@ -184,7 +187,7 @@ internal sealed partial class PccsService(PccsStore store, ServiceOptions option
         }
 
         var der = Der(answer.Body, "the root CA CRL");
-        Refuse(PccsTrust.RootCrl(der), "Intel SGX Root CA CRL");
+        Refuse(PccsTrust.RootCrl(Anchor, der), "Intel SGX Root CA CRL");
         return new PccsItem(KindRootCrl, RootKey, der, null, clock.GetUtcNow());
     }
 
@@ -321,7 +324,7 @@ internal sealed partial class PccsService(PccsStore store, ServiceOptions option
             throw PccsException.NotCached("PCS lists no available PCK certificate for this platform (every TCB level is \"Not available\").");
         }
 
-        Refuse(PccsTrust.PckCertificates(available, chain), "PCK certificates from PCS");
+        Refuse(PccsTrust.PckCertificates(Anchor, available, chain), "PCK certificates from PCS");
 
         var write = new PccsWrite();
         var standard = await FetchTcbAsync("SGX", fmspc, "STANDARD", required: true, cancellationToken).ConfigureAwait(false);

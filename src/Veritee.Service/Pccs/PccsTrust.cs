@@ -8,18 +8,15 @@ using Veritee.Dcap.X509;
 namespace Veritee.Service.Pccs;
 
 /// <summary>
-/// Trust on ingest (docs/pccs.md): every chain to the pinned Intel SGX Root CA key, every CRL, TCB Info and identity
+/// Trust on ingest (docs/pccs.md): every chain to the pinned root key (Intel's SGX Root CA in production), every CRL, TCB Info and identity
 /// signature, checked with the verifier's own pieces (<see cref="DcapCertificate"/>, <see cref="CertificateRevocationList"/>,
 /// <see cref="TcbInfo"/>, <see cref="EnclaveIdentity"/>) before anything is stored. Each check returns null when the item
 /// is sound, else the reason with the QVL status name. Freshness is not judged here: the consumer's verifier judges it.
 /// </summary>
 internal static class PccsTrust
 {
-    /// <summary>The anchor every chain must end in (Intel's root key).</summary>
-    public static TrustAnchor Anchor { get; } = TrustAnchor.IntelSgxRootCa;
-
     /// <summary>Issuer chain header (percent-encoded PEM) → certificates, first issued by second … last = the anchor's self-signed root.</summary>
-    public static (IReadOnlyList<DcapCertificate>? Chain, string? Failure) Chain(string header, string signerName, string status)
+    public static (IReadOnlyList<DcapCertificate>? Chain, string? Failure) Chain(TrustAnchor anchor, string header, string signerName, string status)
     {
         IReadOnlyList<DcapCertificate> certificates;
         try
@@ -38,9 +35,9 @@ internal static class PccsTrust
         }
 
         var root = certificates[^1];
-        if (!root.IsSelfIssued || !root.PublicKey.SameAs(Anchor.Point) || !root.IsIssuedBy(root))
+        if (!root.IsSelfIssued || !root.PublicKey.SameAs(anchor.Point) || !root.IsIssuedBy(root))
         {
-            return (null, $"{status}: the issuer chain does not end in the Intel SGX Root CA ({Anchor.Name})");
+            return (null, $"{status}: the issuer chain does not end in the trusted root CA ({anchor.Name})");
         }
 
         for (var i = 0; i < certificates.Count - 1; i++)
@@ -59,9 +56,9 @@ internal static class PccsTrust
         return (certificates, null);
     }
 
-    public static string? TcbInfo(byte[] body, string chainHeader, bool tdx, string fmspc)
+    public static string? TcbInfo(TrustAnchor anchor, byte[] body, string chainHeader, bool tdx, string fmspc)
     {
-        var (chain, failure) = Chain(chainHeader, "SGX TCB Signing", nameof(QvlStatus.STATUS_SGX_TCB_SIGNING_CERT_CHAIN_UNTRUSTED));
+        var (chain, failure) = Chain(anchor, chainHeader, "SGX TCB Signing", nameof(QvlStatus.STATUS_SGX_TCB_SIGNING_CERT_CHAIN_UNTRUSTED));
         if (chain is null)
         {
             return failure;
@@ -87,9 +84,9 @@ internal static class PccsTrust
             : $"{nameof(QvlStatus.STATUS_TCB_INFO_INVALID_SIGNATURE)}: signature invalid";
     }
 
-    public static string? Identity(byte[] body, string chainHeader, string id)
+    public static string? Identity(TrustAnchor anchor, byte[] body, string chainHeader, string id)
     {
-        var (chain, failure) = Chain(chainHeader, "SGX TCB Signing", nameof(QvlStatus.STATUS_SGX_ENCLAVE_IDENTITY_INVALID));
+        var (chain, failure) = Chain(anchor, chainHeader, "SGX TCB Signing", nameof(QvlStatus.STATUS_SGX_ENCLAVE_IDENTITY_INVALID));
         if (chain is null)
         {
             return failure;
@@ -115,9 +112,9 @@ internal static class PccsTrust
             : $"{nameof(QvlStatus.STATUS_SGX_ENCLAVE_IDENTITY_INVALID_SIGNATURE)}: signature invalid";
     }
 
-    public static string? PckCrl(byte[] der, string chainHeader, string ca)
+    public static string? PckCrl(TrustAnchor anchor, byte[] der, string chainHeader, string ca)
     {
-        var (chain, failure) = Chain(chainHeader, ca == "PROCESSOR" ? "SGX PCK Processor CA" : "SGX PCK Platform CA", nameof(QvlStatus.STATUS_SGX_CRL_UNKNOWN_ISSUER));
+        var (chain, failure) = Chain(anchor, chainHeader, ca == "PROCESSOR" ? "SGX PCK Processor CA" : "SGX PCK Platform CA", nameof(QvlStatus.STATUS_SGX_CRL_UNKNOWN_ISSUER));
         if (chain is null)
         {
             return failure;
@@ -126,15 +123,15 @@ internal static class PccsTrust
         return Crl(der, chain[0]);
     }
 
-    public static string? RootCrl(byte[] der)
+    public static string? RootCrl(TrustAnchor anchor, byte[] der)
     {
         try
         {
             var crl = CertificateRevocationList.Parse(der);
-            using var key = new EcPublicKey(Anchor.Point);
+            using var key = new EcPublicKey(anchor.Point);
             return key.Verify(crl.TbsCertList.Span, crl.Signature, DSASignatureFormat.Rfc3279DerSequence)
                 ? null
-                : $"{nameof(QvlStatus.STATUS_SGX_CRL_INVALID_SIGNATURE)}: not signed by the Intel SGX Root CA";
+                : $"{nameof(QvlStatus.STATUS_SGX_CRL_INVALID_SIGNATURE)}: not signed by the trusted root CA";
         }
         catch (Exception e) when (e is FormatException or DcapFormatException)
         {
@@ -156,9 +153,9 @@ internal static class PccsTrust
     }
 
     /// <summary>Each PCK certificate is an SGX PCK certificate signed by the chain's PCK CA, which chains to the root.</summary>
-    public static string? PckCertificates(IReadOnlyList<PckCertificateEntry> entries, string chainHeader)
+    public static string? PckCertificates(TrustAnchor anchor, IReadOnlyList<PckCertificateEntry> entries, string chainHeader)
     {
-        var (chain, failure) = Chain(chainHeader, "SGX PCK", nameof(QvlStatus.STATUS_SGX_PCK_CERT_CHAIN_UNTRUSTED));
+        var (chain, failure) = Chain(anchor, chainHeader, "SGX PCK", nameof(QvlStatus.STATUS_SGX_PCK_CERT_CHAIN_UNTRUSTED));
         if (chain is null)
         {
             return failure;

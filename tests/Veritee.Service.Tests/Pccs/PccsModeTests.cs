@@ -77,3 +77,26 @@ public sealed class PccsModeTests : IAsyncLifetime
         Assert.Empty(_pcs.Requests);
     }
 }
+
+/// <summary>The scheduled refresh (a hosted service) renews cached collateral from PCS on its interval.</summary>
+public sealed class PccsScheduledRefreshTests
+{
+    [Fact]
+    public async Task Cached_collateral_is_fetched_again_on_the_interval()
+    {
+        await using var pcs = await PccsFakePcs.StartAsync();
+        await using var node = await PccsNode.StartAsync(PccsFillMode.Lazy, pcs, configure: o => o with { PccsRefreshInterval = TimeSpan.FromMilliseconds(200) });
+        using var first = await node.GetAsync("tcb?fmspc=00a067110000");
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+
+        // An event, not a time: wait (up to a generous bound) for the refresh's second TCB Info request.
+        for (var i = 0; i < 300 && pcs.Count("/sgx/certification/v4/tcb") < 2; i++)
+        {
+            await Task.Delay(100);
+        }
+
+        Assert.True(pcs.Count("/sgx/certification/v4/tcb") >= 2, "no scheduled refresh reached PCS");
+        using var still = await node.GetAsync("tcb?fmspc=00a067110000");
+        Assert.Equal(HttpStatusCode.OK, still.StatusCode);
+    }
+}

@@ -70,6 +70,7 @@ internal static class VeriteeCommand
         yield return ServeCommand.Create(io);
         yield return AttestCommand.Create(io);
         yield return StoreCommand.Create(io);
+        yield return PccsCommand.Create(io);
     }
 
     /// <summary>

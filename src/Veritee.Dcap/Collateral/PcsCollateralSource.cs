@@ -435,7 +435,7 @@ public sealed class PcsCollateralSource : ICollateralSource
         }
     }
 
-    private static CollateralFetchException StatusError(Uri url, HttpResponseMessage response)
+    internal static CollateralFetchException StatusError(Uri url, HttpResponseMessage response)
     {
         var status = response.StatusCode;
         var code = (int)status;
@@ -472,7 +472,7 @@ public sealed class PcsCollateralSource : ICollateralSource
     }
 
     /// <summary>A response header by case-insensitive name, unvalidated (the percent-encoded chains are not tokens).</summary>
-    private static string? Header(HttpResponseMessage response, string name)
+    internal static string? Header(HttpResponseMessage response, string name)
     {
         if (response.Headers.NonValidated.TryGetValues(name, out var values) ||
             response.Content.Headers.NonValidated.TryGetValues(name, out values))

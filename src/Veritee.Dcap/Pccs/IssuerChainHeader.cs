@@ -5,7 +5,7 @@ namespace Veritee.Dcap.Pccs;
 
 /// <summary>
 /// The percent-encoded PEM chains of PCS/PCCS issuer-chain headers (<c>SGX-PCK-Certificate-Issuer-Chain</c>,
-/// <c>TCB-Info-Issuer-Chain</c>, …; docs/pccs.md §1). Encoding escapes everything but RFC 3986 unreserved characters
+/// <c>TCB-Info-Issuer-Chain</c>, …). Encoding escapes everything but RFC 3986 unreserved characters
 /// (space <c>%20</c>, newline <c>%0A</c>, <c>+</c> <c>%2B</c>, <c>/</c> <c>%2F</c>, <c>=</c> <c>%3D</c>), as PCS does, and
 /// always ends in <c>%0A</c>: Intel's QCNL drops the last two characters of a value that does not end in an escape.
 /// </summary>

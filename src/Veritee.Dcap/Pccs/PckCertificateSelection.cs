@@ -79,7 +79,7 @@ public sealed class PckSelection
 }
 
 /// <summary>
-/// Intel's PCK certificate selection (docs/pccs.md §4.1; PCCS's <c>pckCertSelection</c> and DCAP's
+/// Intel's PCK certificate selection (Intel PCCS's <c>pckCertSelection</c> and DCAP's
 /// <c>PCKCertSelectionLib</c>): given the raw TCB a platform reports (CPUSVN, PCESVN, PCEID), choose the certificate of
 /// the highest TCB level the platform is at or above. Pure: no I/O, no clock.
 /// </summary>

@@ -7,7 +7,7 @@ using Veritee.Dcap.X509;
 namespace Veritee.Dcap.Pccs;
 
 /// <summary>
-/// The body of PCS <c>GET|POST /sgx/certification/v4/pckcerts</c> (docs/pccs.md §4.2): a JSON array of
+/// The body of PCS <c>GET|POST /sgx/certification/v4/pckcerts</c> (Intel PCS API v4): a JSON array of
 /// <c>{"tcb":{"sgxtcbcomp01svn":…,"pcesvn":…},"tcbm":"…","cert":"&lt;URL-encoded PEM&gt;"|"Not available"}</c>.
 /// Parsing is bounded (<see cref="MaxBytes"/>, <see cref="MaxEntries"/>, <see cref="MaxCertificateChars"/>) and every
 /// failure is a <see cref="DcapFormatException"/> naming the entry and field.

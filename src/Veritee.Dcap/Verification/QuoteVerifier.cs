@@ -11,7 +11,7 @@ namespace Veritee.Dcap.Verification;
 /// the quote signature, and the TCB level rules, first failure wins in Intel's order.
 /// Pure: bytes, collateral, anchor and time in, a <see cref="VerificationResult"/> out; no I/O, no clock.
 /// </summary>
-public sealed class QuoteVerifier
+public sealed partial class QuoteVerifier
 {
     private const byte KindCertificate = 1;
     private const byte KindCrl = 2;
@@ -102,7 +102,7 @@ public sealed class QuoteVerifier
         public QvlStatus Status { get; } = status;
     }
 
-    private sealed class Run(VerificationCache memo, TrustAnchor anchor, DateTimeOffset time)
+    private sealed partial class Run(VerificationCache memo, TrustAnchor anchor, DateTimeOffset time)
     {
         private readonly List<string> _expired = [];
         private readonly List<DateTimeOffset> _expirations = [];

@@ -5,7 +5,7 @@ using static Veritee.Dcap.Tests.Pccs.PckSetFixture;
 
 namespace Veritee.Dcap.Tests.Pccs;
 
-/// <summary>Issuer-chain header values as PCS sends them and QCNL needs them (docs/pccs.md §1).</summary>
+/// <summary>Issuer-chain header values as PCS sends them and QCNL needs them.</summary>
 public sealed class IssuerChainHeaderTests(PckSetFixture fixture) : IClassFixture<PckSetFixture>
 {
     [Fact]

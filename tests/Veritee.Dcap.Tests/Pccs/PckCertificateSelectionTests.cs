@@ -6,7 +6,7 @@ using static Veritee.Dcap.Tests.Pccs.PckSetFixture;
 
 namespace Veritee.Dcap.Tests.Pccs;
 
-/// <summary>Every branch of Intel's PCK certificate selection (docs/pccs.md §4.1) on real simulated PCK certificates.</summary>
+/// <summary>Every branch of Intel's PCK certificate selection on real simulated PCK certificates.</summary>
 public sealed class PckCertificateSelectionTests(PckSetFixture fixture) : IClassFixture<PckSetFixture>
 {
     private static readonly PcsTcb High = Tcb(13, 11, 11, 2, 2, 255, 1);

@@ -250,19 +250,26 @@ internal static partial class PccsEndpoints
 
     // ---------------------------------------------------------------- registration and administration
 
-    private static async Task<JsonDocument> ReadJson(HttpContext c)
+    private static async Task<byte[]> ReadBody(HttpContext c)
     {
         using var buffer = new MemoryStream();
         await c.Request.Body.CopyToAsync(buffer, c.RequestAborted).ConfigureAwait(false);
+        return buffer.ToArray();
+    }
+
+    private static JsonDocument Parse(byte[] body)
+    {
         try
         {
-            return JsonDocument.Parse(buffer.ToArray(), new JsonDocumentOptions { MaxDepth = 16 });
+            return JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = 16 });
         }
         catch (JsonException e)
         {
             throw PccsException.BadRequest($"The body is not JSON: {e.Message}");
         }
     }
+
+    private static async Task<JsonDocument> ReadJson(HttpContext c) => Parse(await ReadBody(c).ConfigureAwait(false));
 
     private static string? Field(JsonElement body, string name, int minLength, int maxLength, bool hex)
     {
@@ -376,10 +383,28 @@ internal static partial class PccsEndpoints
     private static async Task PutPlatformCollateral(HttpContext c, Route r, PccsService s)
     {
         PccsHttp.RequireToken(c, "admin-token", s.Options.PccsAdminTokenHash);
-        using var document = await ReadJson(c).ConfigureAwait(false);
+        var body = await ReadBody(c).ConfigureAwait(false);
+        using var document = Parse(body);
         if (document.RootElement.ValueKind != JsonValueKind.Object)
         {
             throw PccsException.BadRequest("The body must be a JSON object (platform_collaterals.json).");
+        }
+
+        // The whole file through the verifier's ingest checks first (chains, CRLs and revocation, signatures, ids).
+        PlatformCollateralFile file;
+        try
+        {
+            file = PlatformCollateralFile.Read(body);
+        }
+        catch (Veritee.Dcap.DcapFormatException e)
+        {
+            throw PccsException.BadRequest(e.Message);
+        }
+
+        var verdict = PccsIngest.Verify(file, s.Anchor, s.Clock.GetUtcNow());
+        if (!verdict.IsValid)
+        {
+            throw new PccsException(460, verdict.Message);
         }
 
         await s.ImportAsync(document.RootElement, c.RequestAborted).ConfigureAwait(false);

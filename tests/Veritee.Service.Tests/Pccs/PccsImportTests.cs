@@ -23,6 +23,8 @@ public sealed class PccsImportTests : IAsyncLifetime
         await _pcs.DisposeAsync();
     }
 
+    private static readonly string Ppid = string.Concat(Enumerable.Repeat("0123456789abcdef", 48));
+
     private static string Read(string folder, string file) => File.ReadAllText(Path.Combine(folder, file));
 
     private static string Hex(string folder, string file) => Convert.ToHexStringLower(File.ReadAllBytes(Path.Combine(folder, file)));
@@ -33,13 +35,13 @@ public sealed class PccsImportTests : IAsyncLifetime
     internal static string CollateralFile(string tcbInfo, string certValue, int version = 4, bool withTcbInfos = true)
     {
         var sgx = PccsFakePcs.SgxCase;
-        var platform = $$"""{"qe_id":"00112233445566778899aabbccddeeff","pce_id":"0000","cpu_svn":"0c0c0303ff0200000000000000000000","pce_svn":"0e00","enc_ppid":"","platform_manifest":""}""";
+        var platform = $$"""{"qe_id":"00112233445566778899aabbccddeeff","pce_id":"0000","cpu_svn":"0c0c0303ff0200000000000000000000","pce_svn":"0e00","enc_ppid":"{{Ppid}}","platform_manifest":""}""";
         var tcb = """{"sgxtcbcomp01svn":11,"sgxtcbcomp02svn":11,"sgxtcbcomp03svn":2,"sgxtcbcomp04svn":2,"sgxtcbcomp05svn":255,"sgxtcbcomp06svn":1,"sgxtcbcomp07svn":0,"sgxtcbcomp08svn":0,"sgxtcbcomp09svn":0,"sgxtcbcomp10svn":0,"sgxtcbcomp11svn":0,"sgxtcbcomp12svn":0,"sgxtcbcomp13svn":0,"sgxtcbcomp14svn":0,"sgxtcbcomp15svn":0,"sgxtcbcomp16svn":0,"pcesvn":13}""";
         var tcbinfos = withTcbInfos ? $$"""[{"fmspc":"00a067110000","sgx_tcbinfo":{{tcbInfo}}}]""" : "[]";
         return $$"""
             {"platforms":[{{platform}}],
              "collaterals":{"version":{{version}},
-              "pck_certs":[{"qe_id":"00112233445566778899aabbccddeeff","pce_id":"0000","enc_ppid":"","platform_manifest":"",
+              "pck_certs":[{"qe_id":"00112233445566778899aabbccddeeff","pce_id":"0000","enc_ppid":"{{Ppid}}","platform_manifest":"",
                 "certs":[{"tcb":{{tcb}},"tcbm":"{{PccsFakePcs.Tcbm}}","cert":{{Json(certValue)}}}]}],
               "tcbinfos":{{tcbinfos}},
               "pckcacrl":{"processorCrl":"{{Hex(sgx, "pck_crl.der")}}","platformCrl":"{{Hex(PccsFakePcs.PlatformCase, "pck_crl.der")}}"},
@@ -89,7 +91,8 @@ public sealed class PccsImportTests : IAsyncLifetime
     {
         var altered = Read(PccsFakePcs.SgxCase, "tcb_info.json").Replace("\"tcbEvaluationDataNumber\":17", "\"tcbEvaluationDataNumber\":18", StringComparison.Ordinal);
         using var put = await Put(CollateralFile(altered, Uri.EscapeDataString(PccsFakePcs.PckLeafPem)));
-        await PccsRouteTests.AssertError(put, (HttpStatusCode)460, "The integrity of the data can't be verified. ", "tcbinfos[0].sgx_tcbinfo: STATUS_TCB_INFO_INVALID_SIGNATURE");
+        await PccsRouteTests.AssertError(put, (HttpStatusCode)460, "The integrity of the data can't be verified. ", "collaterals.tcbinfos[0].sgx_tcbinfo: ");
+        Assert.Contains("INVALID_SIGNATURE", await put.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         using var qe = await _node.GetAsync("qe/identity");
         Assert.Equal(HttpStatusCode.NotFound, qe.StatusCode);
         using var cert = await _node.GetAsync(PccsRouteTests.PckCertQuery(ppid: null));
@@ -109,7 +112,7 @@ public sealed class PccsImportTests : IAsyncLifetime
     [InlineData("version", "collaterals.version must be 4")]
     [InlineData("notavailable", "no \"Not available\" level")]
     [InlineData("notcbinfo", "no tcbinfos entry with an SGX TCB Info for its FMSPC 00A067110000")]
-    [InlineData("nocollaterals", "collaterals is required")]
+    [InlineData("nocollaterals", "collaterals")]
     public async Task Malformed_files_are_400_naming_the_problem(string variant, string reason)
     {
         var tcb = Read(PccsFakePcs.SgxCase, "tcb_info.json");

@@ -54,6 +54,7 @@ internal static class ServeCommand
         var openApiUi = new Option<string>("--openapi-ui") { Description = "on: also serve an interactive reference of that document at /scalar/ (everything it loads comes from this service); off (default).", DefaultValueFactory = _ => "off" };
         var command = new Command("serve", "Run the MAA-compatible attestation service (attest, policies, /certs, OpenID metadata).");
         var policyOptions = new ServePolicyOptions();
+        var pccsOptions = new ServePccsOptions();
         foreach (var option in new Option[] { urls, data, instance, storeKind, connection, trust, signers, admin, authority, audience, roles, acceptTcb, collateral, collateralService, rootCrl, fetchTimeout, pcsKey, simulation, platform, simulationCollateral, tlsCert, tlsKey, kekFile, instanceKey, instanceKeyPassword, rateLimit, rateBurst, maxConcurrency, maxQueue, requestTimeout, maxAttestBody, maxManagementBody, auditMaxRefused, trustedProxies, metrics, otlp, logLevel, logFormat })
         {
             command.Options.Add(option);
@@ -68,6 +69,7 @@ internal static class ServeCommand
         command.Options.Add(opsRate);
         command.Options.Add(opsConcurrency);
         policyOptions.AddTo(command);
+        pccsOptions.AddTo(command);
 
         command.SetAction(VeriteeCommand.Guard(parse =>
         {
@@ -202,6 +204,7 @@ internal static class ServeCommand
                 },
             };
             options = policyOptions.Apply(parse, options);
+            options = pccsOptions.Apply(parse, options);
             try
             {
                 VeriteeServer.Validate(options, listen);

@@ -276,4 +276,42 @@ public sealed record ServiceOptions
     /// Authority's names). Default false: exactly MAA's claim set.
     /// </summary>
     public bool TdxExtensionClaims { get; init; }
+
+    /// <summary>
+    /// Whether and how the node serves Intel's PCCS API (docs/pccs.md): <see cref="PccsFillMode.Off"/> (default) mounts
+    /// nothing; the other modes fill the cache from <see cref="CollateralServiceUrl"/> (default Intel PCS) as Intel's
+    /// PCCS <c>CachingFillMode</c> does.
+    /// </summary>
+    public PccsFillMode PccsMode { get; init; } = PccsFillMode.Off;
+
+    /// <summary>SHA-512 of the PCCS user token (128 hex) for <c>POST /platforms</c>; null: that route answers 401 to everyone.</summary>
+    public string? PccsUserTokenHash { get; init; }
+
+    /// <summary>SHA-512 of the PCCS admin token (128 hex) for <c>GET /platforms</c>, <c>platformcollateral</c>, <c>refresh</c>; null: 401 always.</summary>
+    public string? PccsAdminTokenHash { get; init; }
+
+    /// <summary>How often cached PCCS collateral and certificates are refreshed from PCS (default 24 h; zero: never; never in offline mode).</summary>
+    public TimeSpan PccsRefreshInterval { get; init; } = TimeSpan.FromHours(24);
+
+    /// <summary>Largest request body on PCCS routes (default 2 MiB, as Intel's PCCS); larger answers 413 <c>Content too large.</c></summary>
+    public long PccsMaxRequestBodyBytes { get; init; } = 2 * 1024 * 1024;
+
+    /// <summary>The root the PCCS's collateral must chain to (default Intel's SGX Root CA; tests use a simulated root).</summary>
+    internal Veritee.Dcap.TrustAnchor? PccsTrustAnchor { get; init; }
+}
+
+/// <summary>The PCCS surface's cache fill mode (Intel PCCS <c>CachingFillMode</c>; docs/pccs.md).</summary>
+public enum PccsFillMode
+{
+    /// <summary>No PCCS route is served.</summary>
+    Off,
+
+    /// <summary>A miss is fetched from PCS (one item; a platform's certificates when the request carries its encrypted PPID).</summary>
+    Lazy,
+
+    /// <summary>Platforms are fetched when registered (<c>POST /platforms</c>); a miss is not fetched.</summary>
+    Req,
+
+    /// <summary>No PCS access: registrations queue; collateral arrives by <c>PUT /platformcollateral</c>.</summary>
+    Offline,
 }

@@ -177,7 +177,7 @@ public static partial class VeriteeServer
         builder.WebHost.ConfigureKestrel(k =>
         {
             // The largest of the endpoint limits; each endpoint lowers it to its own before the body is read.
-            k.Limits.MaxRequestBodySize = Math.Max(options.MaxRequestBodyBytes, options.MaxManagementRequestBodyBytes);
+            k.Limits.MaxRequestBodySize = Math.Max(Math.Max(options.MaxRequestBodyBytes, options.MaxManagementRequestBodyBytes), options.PccsMode == PccsFillMode.Off ? 0 : options.PccsMaxRequestBodyBytes);
             k.AddServerHeader = false;
             if (tlsFiles is not null)
             {
@@ -206,6 +206,7 @@ public static partial class VeriteeServer
         var engine = new AttestationEngine(options, clock, new StoreCollateralCache(store), telemetry: telemetry);
         builder.Services.AddSingleton(engine);
         builder.Services.AddSingleton<PolicyCache>();
+        Pccs.PccsEndpoints.AddPccs(builder.Services, options, clock);
         builder.Services.AddServiceOpenApi(options);
         builder.Services.AddSingleton(sp => new AdminAuthorizer(options, clock, sp.GetRequiredService<ILoggerFactory>().CreateLogger("Veritee.Service.AdminAuthorizer")));
         var app = builder.Build();
@@ -425,6 +426,7 @@ public static partial class VeriteeServer
         app.MapPost("/certificates:remove", ModifyCertificates).WithMetadata(managementLimit).DescribeModifyCertificates(add: false);
         app.MapGet("/audit", GetAudit).DescribeAudit();
         app.MapServiceOpenApi(options);
+        Pccs.PccsEndpoints.MapPccs(app, options);
         // "{*path}", not MapFallback's default "{*path:nonfile}": a path that looks like a file (/openapi/v1.json with
         // --openapi off, /x.json) gets the envelope too, not a bare 404.
         app.MapFallback("{*path}", (HttpContext c) => throw new MaaException(HttpStatusCode.NotFound, MaaErrorCodes.NotFound, $"no operation at {c.Request.Method} {c.Request.Path}"));

@@ -77,6 +77,8 @@ public sealed class PostgresServiceStore : IServiceStore, IAsyncDisposable
         CREATE TRIGGER veritee_policies_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON veritee_policies
             FOR EACH STATEMENT EXECUTE FUNCTION veritee_policy_changed()
         """,
+        // The PCCS tables (docs/pccs.md).
+        Veritee.Service.Pccs.PccsStore.PostgresMigration,
     ];
 
     private readonly NpgsqlDataSource _source;

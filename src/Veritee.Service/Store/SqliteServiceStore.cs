@@ -57,6 +57,8 @@ public sealed class SqliteServiceStore : IServiceStore
             refused_pruned INTEGER NOT NULL);
         INSERT INTO audit_state (id, refused_count, refused_pruned) VALUES (1, 0, 0)
         """,
+        // The PCCS tables (docs/pccs.md).
+        Veritee.Service.Pccs.PccsStore.SqliteMigration,
     ];
 
     private const string AuditColumns = "id, time, operation, attestation_type, caller, signer, trust_model, old_policy_hash, new_policy_hash, certificate_thumbprint, outcome, error_code, request_id, client";

@@ -93,6 +93,10 @@ internal static partial class PccsEndpoints
             With("/platforms", ["GET"], GetPlatforms);
             With("/platformcollateral", ["PUT"], PutPlatformCollateral);
             With("/refresh", ["GET", "POST"], Refresh);
+
+            // QCNL asks pccs_url for the platform's default DCAP appraisal policy; Intel's PCCS answers 404 when it has
+            // none, and Veritee keeps none, so it always says so in PCCS form (not as an unknown route).
+            Get("/appraisalpolicy", (_, _, _) => throw PccsException.NotCached("Veritee does not store DCAP appraisal policies (PUT /appraisalpolicy is not supported)."));
         }
     }
 
@@ -114,7 +118,7 @@ internal static partial class PccsEndpoints
         }
         catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
-            await PccsHttp.WriteError(context, new PccsException(413, $"The limit on this route is {pccs.Options.PccsMaxRequestBodyBytes} bytes (serve --pccs-max-body).")).ConfigureAwait(false);
+            await PccsHttp.WriteError(context, new PccsException(413, $"The limit on this route is {pccs.Options.PccsMaxRequestBodyBytes} bytes (serve --pccs-max-body-kib).")).ConfigureAwait(false);
         }
         catch (BadHttpRequestException e)
         {

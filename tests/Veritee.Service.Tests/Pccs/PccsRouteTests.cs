@@ -98,6 +98,14 @@ public sealed class PccsRouteTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_appraisal_policy_QCNL_asks_for_is_absent_in_PCCS_form_without_asking_PCS()
+    {
+        using var response = await _node.GetAsync("appraisalpolicy?fmspc=00A067110000");
+        await AssertError(response, HttpStatusCode.NotFound, "No cache data for this platform. ", "appraisal policies");
+        Assert.Empty(_pcs.Requests);
+    }
+
+    [Fact]
     public async Task A_qeid_longer_than_260_characters_is_refused()
     {
         using var response = await _node.GetAsync(PckCertQuery(qeid: new string('a', 261)));

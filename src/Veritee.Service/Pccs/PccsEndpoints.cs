@@ -411,7 +411,7 @@ internal static partial class PccsEndpoints
             throw new PccsException(460, verdict.Message);
         }
 
-        await s.ImportAsync(document.RootElement, c.RequestAborted).ConfigureAwait(false);
+        await s.ImportAsync(document.RootElement, file, c.RequestAborted).ConfigureAwait(false);
         await PccsHttp.WriteText(c, "Operation successful.").ConfigureAwait(false);
     }
 

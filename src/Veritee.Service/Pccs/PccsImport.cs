@@ -14,8 +14,9 @@ internal sealed partial class PccsService
 {
     private static readonly byte[] FmspcOid = [0x06, 0x0A, 0x2A, 0x86, 0x48, 0x86, 0xF8, 0x4D, 0x01, 0x0D, 0x01, 0x04];
 
-    public async Task<int> ImportAsync(JsonElement root, CancellationToken cancellationToken)
+    public async Task<int> ImportAsync(JsonElement root, PlatformCollateralFile file, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(file);
         var collaterals = Object(root, "collaterals");
         _ = Object(root, "platforms");
         var version = collaterals.TryGetProperty("version", out var v) && v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out var n) ? n : 0;
@@ -90,7 +91,9 @@ internal sealed partial class PccsService
                     }
 
                     var chain = tcbChain ?? throw PccsException.BadRequest("collaterals.certificates.TCB-Info-Issuer-Chain is required with tcbinfos.");
-                    var body = Encoding.UTF8.GetBytes(info.GetRawText());
+                    // The signature covers Intel's compact bytes; the file's reader re-compacted them (Intel's pcsclient
+                    // writes the objects with spaces), so the raw text of this element is not what was signed.
+                    var body = CompactTcbInfo(file, fmspc, key) ?? Encoding.UTF8.GetBytes(info.GetRawText());
                     Integrity(PccsTrust.TcbInfo(Anchor, body, chain, tee == "TDX", fmspc), $"{where}.{key}");
                     write.Items.Add(new PccsItem(KindTcb, TcbKey(tee, fmspc, 4, update), body, chain, now));
                     if (tee == "SGX" && (update == "EARLY" || !sgxTcbInfos.ContainsKey(fmspc)))
@@ -229,5 +232,18 @@ internal sealed partial class PccsService
         {
             throw new PccsException(460, $"{what}: {failure}");
         }
+    }
+
+    private static byte[]? CompactTcbInfo(PlatformCollateralFile file, string fmspc, string key)
+    {
+        var infos = file.TcbInfos.FirstOrDefault(t => t.Fmspc.Equals(fmspc, StringComparison.OrdinalIgnoreCase));
+        return infos is null ? null : key switch
+        {
+            "sgx_tcbinfo" => infos.Sgx,
+            "sgx_tcbinfo_early" => infos.SgxEarly,
+            "tdx_tcbinfo" => infos.Tdx,
+            "tdx_tcbinfo_early" => infos.TdxEarly,
+            _ => null,
+        };
     }
 }

@@ -87,6 +87,20 @@ public sealed class PccsImportTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_file_written_with_whitespace_as_Intels_pcsclient_writes_it_imports_and_serves_the_signed_bytes()
+    {
+        // pcsclient's json.dump puts spaces after ',' and ':'; the TCB Info signatures cover Intel's compact bytes.
+        var spaced = System.Text.Json.Nodes.JsonNode.Parse(GoodFile())!.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true });
+        Assert.DoesNotContain("\"tcbInfo\":{", spaced, StringComparison.Ordinal);
+
+        using var put = await Put(spaced);
+
+        Assert.True(put.StatusCode == HttpStatusCode.OK, await put.Content.ReadAsStringAsync());
+        using var tcb = await _node.GetAsync("tcb?fmspc=00A067110000");
+        Assert.Equal(await File.ReadAllBytesAsync(Path.Combine(PccsFakePcs.SgxCase, "tcb_info.json")), await tcb.Content.ReadAsByteArrayAsync());
+    }
+
+    [Fact]
     public async Task A_file_with_an_altered_TCB_Info_is_refused_460_naming_it_and_nothing_is_stored()
     {
         var altered = Read(PccsFakePcs.SgxCase, "tcb_info.json").Replace("\"tcbEvaluationDataNumber\":17", "\"tcbEvaluationDataNumber\":18", StringComparison.Ordinal);

@@ -207,6 +207,11 @@ public sealed class PccsRoundTripTests : IAsyncLifetime
         Assert.Equal("PROCESSOR", cert.Headers.GetValues("SGX-PCK-Certificate-CA-Type").Single());
         Assert.Equal(_set.IssuerChainPem, IssuerChainHeader.Decode(cert.Headers.GetValues("SGX-PCK-Certificate-Issuer-Chain").Single()));
 
+        // Another raw TCB of the same platform is selected from the imported set: the lowest level.
+        using var low = await Send(HttpMethod.Get, $"pckcert?qeid={QeId}&cpusvn={new string('0', 32)}&pcesvn=0000&pceid={PceId}");
+        Assert.Equal(HttpStatusCode.OK, low.StatusCode);
+        Assert.Equal(new PcsTcb(new byte[16], 0).Tcbm, low.Headers.GetValues("SGX-TCBm").Single(), ignoreCase: true);
+
         using var tcb = await Send(HttpMethod.Get, "tcb?fmspc=" + Convert.ToHexString(_platform.Profile.Fmspc));
         Assert.Equal(HttpStatusCode.OK, tcb.StatusCode);
         Assert.Equal(_collateral.TcbInfo, await tcb.Content.ReadAsByteArrayAsync());
@@ -243,6 +248,14 @@ public sealed class PccsRoundTripTests : IAsyncLifetime
         Assert.Equal(1, refused.Exit);
         Assert.Single(refused.Err.TrimEnd().Split('\n'));
         Assert.Contains("collaterals.tcbinfos[0].sgx_tcbinfo", refused.Err, StringComparison.Ordinal);
+
+        // Sent past the CLI's own check, the node refuses it too (460, naming the item).
+        using (var direct = await Send(HttpMethod.Put, "platformcollateral", altered, ("admin-token", AdminToken)))
+        {
+            var body = await direct.Content.ReadAsStringAsync();
+            Assert.True(direct.StatusCode == (HttpStatusCode)460, $"{(int)direct.StatusCode}: {body}");
+            Assert.Contains("collaterals.tcbinfos[0].sgx_tcbinfo", body, StringComparison.Ordinal);
+        }
 
         using var cert = await Send(HttpMethod.Get, PckCertQuery);
         Assert.Equal((HttpStatusCode)461, cert.StatusCode);

@@ -24,7 +24,7 @@ import urllib.parse
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 CASES = os.path.join(REPO, "tests", "vectors", "dcap", "cases")
-PCCS_VECTORS = os.path.join(REPO, "tests", "vectors", "pccs")
+PCCS_VECTORS = os.path.join(REPO, "tests", "vectors", "dcap", "pccs")
 
 # One SGX platform (Processor CA, FMSPC 00A067110000) and one TDX platform (Platform CA, FMSPC B0C06F000000).
 SGX_CASE = "sgx-v3-processorca-confsw-2025-07"

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
 using Veritee.Dcap;
@@ -269,76 +268,4 @@ public sealed class PccsCliTests : IDisposable
         Assert.Equal(2, bad.Exit);
         Assert.Contains("unknown option '--admin-token'", bad.Err, StringComparison.Ordinal);
     }
-}
-
-/// <summary>A loopback HTTP server (<see cref="HttpListener"/>) answering from a handler and recording requests.</summary>
-internal sealed class FakeHttp : IDisposable
-{
-    private readonly HttpListener _listener = new();
-    private readonly ConcurrentQueue<Request> _requests = new();
-    private readonly Task _loop;
-    private readonly Func<Request, Response> _handler;
-
-    public FakeHttp(Func<Request, Response> handler)
-    {
-        _handler = handler;
-        BaseAddress = new Uri($"http://127.0.0.1:{TestSupport.Loopback.FreePort()}/");
-        _listener.Prefixes.Add(BaseAddress.AbsoluteUri);
-        _listener.Start();
-        _loop = Task.Run(LoopAsync);
-    }
-
-    public Uri BaseAddress { get; }
-
-    public IReadOnlyList<Request> Requests => [.. _requests];
-
-    public void Dispose()
-    {
-        _listener.Stop();
-        _listener.Close();
-        try
-        {
-            _loop.Wait(TimeSpan.FromSeconds(5));
-        }
-        catch (AggregateException)
-        {
-        }
-    }
-
-    private async Task LoopAsync()
-    {
-        while (_listener.IsListening)
-        {
-            HttpListenerContext context;
-            try
-            {
-                context = await _listener.GetContextAsync();
-            }
-            catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or InvalidOperationException)
-            {
-                return;
-            }
-
-            using var body = new MemoryStream();
-            await context.Request.InputStream.CopyToAsync(body);
-            var raw = context.Request.RawUrl ?? "/";
-            var headers = context.Request.Headers.AllKeys.Where(k => k is not null).ToDictionary(k => k!, k => context.Request.Headers[k]!, StringComparer.OrdinalIgnoreCase);
-            var request = new Request(context.Request.HttpMethod, raw.Split('?')[0], raw.Contains('?', StringComparison.Ordinal) ? raw[(raw.IndexOf('?', StringComparison.Ordinal) + 1)..] : "", headers, body.ToArray());
-            _requests.Enqueue(request);
-            var response = _handler(request);
-            context.Response.StatusCode = response.Status;
-            foreach (var (name, value) in response.Headers)
-            {
-                context.Response.Headers[name] = value;
-            }
-
-            context.Response.ContentLength64 = response.Body.Length;
-            await context.Response.OutputStream.WriteAsync(response.Body);
-            context.Response.Close();
-        }
-    }
-
-    internal sealed record Request(string Method, string Path, string Query, IReadOnlyDictionary<string, string> Headers, byte[] Body);
-
-    internal sealed record Response(int Status, byte[] Body, params KeyValuePair<string, string>[] Headers);
 }

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
+using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using Veritee.Enclave;
@@ -151,75 +152,126 @@ internal static class BenchAttestCommand
 
     private static async Task<LoadResult> Run(string path, string body, int inFlight, double seconds, bool acceptAny)
     {
-        using var handler = new SocketsHttpHandler { MaxConnectionsPerServer = inFlight, PooledConnectionLifetime = TimeSpan.FromMinutes(5) };
-        using var http = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(30) };
+        var target = new Uri(path);
         var payload = Encoding.UTF8.GetBytes(body);
 
-        // One request first: never measure an error path.
-        using (var first = await Send(http, path, payload).ConfigureAwait(false))
+        // One request first, through HttpClient for its error text: never measure an error path.
+        using (var handler = new SocketsHttpHandler { UseProxy = false })
+        using (var http = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(30) })
+        using (var content = new ByteArrayContent(payload))
         {
+            content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+            using var first = await http.PostAsync(target, content).ConfigureAwait(false);
             if (first.StatusCode != HttpStatusCode.OK && !acceptAny)
             {
                 throw new CliException($"the endpoint refused the quote ({(int)first.StatusCode}): {await first.Content.ReadAsStringAsync().ConfigureAwait(false)}", ExitCodes.Negative);
             }
         }
 
-        var warmUntil = Stopwatch.GetTimestamp() + (long)(Math.Min(2, seconds / 5) * Stopwatch.Frequency);
-        var refused = new long[1];
-        await Workers(http, path, payload, inFlight, warmUntil, null, acceptAny, refused).ConfigureAwait(false);
-        refused[0] = 0;
-        var latencies = new List<double>[inFlight];
-        var clock = Stopwatch.StartNew();
-        var stopAt = Stopwatch.GetTimestamp() + (long)(seconds * Stopwatch.Frequency);
-        var errors = await Workers(http, path, payload, inFlight, stopAt, latencies, acceptAny, refused).ConfigureAwait(false);
-        var elapsed = clock.Elapsed.TotalSeconds;
-        var all = latencies.SelectMany(l => l).Order().ToArray();
-        double Percentile(double p) => all.Length == 0 ? 0 : all[Math.Min(all.Length - 1, (int)Math.Ceiling(p * all.Length) - 1)];
-        return new LoadResult(all.Length, errors, refused[0], elapsed, Percentile(0.50), Percentile(0.99));
+        var request = Http1Connection.Request("POST", target, payload, "application/json");
+        var connections = new Http1Connection?[inFlight];
+        try
+        {
+            var warmUntil = Stopwatch.GetTimestamp() + (long)(Math.Min(2, seconds / 5) * Stopwatch.Frequency);
+            var refused = new long[1];
+            await Workers(target, request, connections, warmUntil, null, acceptAny, refused).ConfigureAwait(false);
+            refused[0] = 0;
+            var latencies = new List<double>[inFlight];
+            var clock = Stopwatch.StartNew();
+            var stopAt = Stopwatch.GetTimestamp() + (long)(seconds * Stopwatch.Frequency);
+            var errors = await Workers(target, request, connections, stopAt, latencies, acceptAny, refused).ConfigureAwait(false);
+            var elapsed = clock.Elapsed.TotalSeconds;
+            var all = latencies.SelectMany(l => l).Order().ToArray();
+            double Percentile(double p) => all.Length == 0 ? 0 : all[Math.Min(all.Length - 1, (int)Math.Ceiling(p * all.Length) - 1)];
+            return new LoadResult(all.Length, errors, refused[0], elapsed, Percentile(0.50), Percentile(0.99));
+        }
+        finally
+        {
+            foreach (var connection in connections)
+            {
+                if (connection is not null)
+                {
+                    await connection.DisposeAsync().ConfigureAwait(false);
+                }
+            }
+        }
     }
 
-    private static async Task<long> Workers(HttpClient http, string path, byte[] payload, int inFlight, long stopAt, List<double>[]? latencies, bool acceptAny, long[] refused)
+    /// <summary>One loop per connection slot until <paramref name="stopAt"/>; a failed exchange is counted and the slot reconnects.</summary>
+    private static async Task<long> Workers(Uri target, byte[] request, Http1Connection?[] connections, long stopAt, List<double>[]? latencies, bool acceptAny, long[] refused)
     {
         long errors = 0;
-        var tasks = Enumerable.Range(0, inFlight).Select(async i =>
+        var tasks = Enumerable.Range(0, connections.Length).Select(async i =>
         {
             var mine = latencies is null ? null : latencies[i] = [];
+            var timeout = new CancellationTokenSource();
             while (Stopwatch.GetTimestamp() < stopAt)
             {
                 var start = Stopwatch.GetTimestamp();
+                int status;
                 try
                 {
-                    using var response = await Send(http, path, payload).ConfigureAwait(false);
-                    await response.Content.LoadIntoBufferAsync().ConfigureAwait(false);
-                    if (response.StatusCode != HttpStatusCode.OK)
+                    if (connections[i] is not { IsReusable: true })
                     {
-                        if (!acceptAny)
+                        if (connections[i] is { } spent)
                         {
-                            Interlocked.Increment(ref errors);
-                            continue;
+                            await spent.DisposeAsync().ConfigureAwait(false);
                         }
 
-                        Interlocked.Increment(ref refused[0]);
+                        connections[i] = null;
+                        timeout.CancelAfter(RequestTimeout);
+                        connections[i] = await Http1Connection.OpenAsync(target, null, timeout.Token).ConfigureAwait(false);
                     }
+
+                    timeout.CancelAfter(RequestTimeout);
+                    status = await connections[i]!.ExchangeAsync(request, timeout.Token).ConfigureAwait(false);
                 }
-                catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+                catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or System.Security.Authentication.AuthenticationException)
                 {
-                    // TaskCanceledException: the client's own timeout; counted, never fatal to the run.
+                    // Counted, never fatal to the run; a short pause keeps a refused connection from spinning.
                     Interlocked.Increment(ref errors);
+                    if (connections[i] is { } broken)
+                    {
+                        await broken.DisposeAsync().ConfigureAwait(false);
+                        connections[i] = null;
+                    }
+
+                    Renew(ref timeout);
+                    await Task.Delay(10).ConfigureAwait(false);
                     continue;
+                }
+
+                Renew(ref timeout);
+
+                if (status != (int)HttpStatusCode.OK)
+                {
+                    if (!acceptAny)
+                    {
+                        Interlocked.Increment(ref errors);
+                        continue;
+                    }
+
+                    Interlocked.Increment(ref refused[0]);
                 }
 
                 mine?.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
             }
+
+            timeout.Dispose();
         });
         await Task.WhenAll(tasks).ConfigureAwait(false);
         return errors;
     }
 
-    private static Task<HttpResponseMessage> Send(HttpClient http, string path, byte[] payload)
+    /// <summary>Stops <paramref name="timeout"/>'s timer, or replaces it once it has fired.</summary>
+    private static void Renew(ref CancellationTokenSource timeout)
     {
-        var content = new ByteArrayContent(payload);
-        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
-        return http.PostAsync(path, content);
+        if (!timeout.TryReset())
+        {
+            timeout.Dispose();
+            timeout = new CancellationTokenSource();
+        }
     }
+
+    private static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(30);
 }

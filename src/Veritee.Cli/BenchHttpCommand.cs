@@ -185,7 +185,7 @@ internal static class BenchHttpCommand
         return new LoadResult(all.Length, errors, elapsed, Percentile(0.50), Percentile(0.99));
     }
 
-    private static bool ChainsTo(X509Certificate? presented, SslPolicyErrors errors, X509Certificate2 ca)
+    internal static bool ChainsTo(X509Certificate? presented, SslPolicyErrors errors, X509Certificate2 ca)
     {
         if (presented is null || (errors & SslPolicyErrors.RemoteCertificateNotAvailable) != 0)
         {

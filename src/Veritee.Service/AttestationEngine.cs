@@ -32,78 +32,149 @@ public sealed record AttestRequest(byte[] Evidence, byte[]? RuntimeData, bool Ru
         {
             return ParseCore(body, attestationType);
         }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException or JsonException)
+        catch (JsonException e)
         {
-            // JsonObject materialises lazily: the same property twice (names match case-insensitively, as MAA binds
-            // them) or a wrongly typed value surfaces on first access.
+            throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, $"the request body is not valid JSON: {e.Message}");
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+        {
+            // A string that is not valid UTF-8 surfaces when it is read.
             throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, $"the request body is not valid: {e.Message}");
         }
     }
 
+    // One pass of a forward-only reader over the body: the evidence is decoded from the UTF-8 bytes in place, with no
+    // document, no node tree and no intermediate strings (bench/README.md, "Attestation throughput").
     private static AttestRequest ParseCore(ReadOnlySpan<byte> body, string attestationType)
     {
-        JsonObject root;
-        try
+        var reader = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = 64 });
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
         {
-            root = JsonNode.Parse(body, new JsonNodeOptions { PropertyNameCaseInsensitive = true }) as JsonObject
-                ?? throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, "the request body must be a JSON object");
-        }
-        catch (Exception e) when (e is JsonException or ArgumentException)
-        {
-            // ArgumentException: the same property twice (names are matched case-insensitively, as MAA binds them).
-            throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, $"the request body is not valid JSON: {e.Message}");
+            // Read() has thrown for anything that is not JSON; this is JSON of another kind.
+            throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, "the request body must be a JSON object");
         }
 
         var evidenceName = attestationType == "OpenEnclave" ? "report" : "quote";
-        var evidenceText = String(root, evidenceName) ?? throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, $"the request has no \"{evidenceName}\"");
-        var evidence = DecodeBase64Url(evidenceText, evidenceName);
-        var (runtime, isJson) = DataField(root, "runtimeData");
-        var (initTime, initIsJson) = DataField(root, "initTimeData");
-        return new AttestRequest(evidence, runtime, isJson, String(root, "draftPolicyForAttestation"), String(root, "nonce"))
+        var seen = new PropertyNames();
+        byte[]? evidence = null;
+        DataField runtime = default, initTime = default;
+        string? draft = null, nonce = null;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            InitTimeData = initTime,
-            InitTimeDataIsJson = initIsJson,
+            var name = seen.Add(ref reader, evidenceName, "runtimeData", "initTimeData", "draftPolicyForAttestation", "nonce");
+            reader.Read();
+            switch (name)
+            {
+                case 0:
+                    evidence = Base64Value(ref reader, evidenceName);
+                    break;
+                case 1:
+                    runtime = DataValue(ref reader, "runtimeData");
+                    break;
+                case 2:
+                    initTime = DataValue(ref reader, "initTimeData");
+                    break;
+                case 3:
+                    draft = StringValue(ref reader, "draftPolicyForAttestation");
+                    break;
+                case 4:
+                    nonce = StringValue(ref reader, "nonce");
+                    break;
+                default:
+                    reader.Skip();
+                    break;
+            }
+        }
+
+        // The root object has ended; anything after it is refused by the reader.
+        if (reader.Read())
+        {
+            throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, "the request body has content after its JSON object");
+        }
+
+        return new AttestRequest(evidence ?? throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, $"the request has no \"{evidenceName}\""), runtime.Data, runtime.IsJson, draft, nonce)
+        {
+            InitTimeData = initTime.Data,
+            InitTimeDataIsJson = initTime.IsJson,
         };
     }
 
-    /// <summary>Reads <c>{"data": base64url, "dataType": "Binary"|"JSON"}</c> (absent: null).</summary>
-    private static (byte[]? Data, bool IsJson) DataField(JsonObject root, string name)
+    private readonly record struct DataField(byte[]? Data, bool IsJson);
+
+    /// <summary>Reads <c>{"data": base64url, "dataType": "Binary"|"JSON"}</c> (null: absent).</summary>
+    private static DataField DataValue(ref Utf8JsonReader reader, string name)
     {
-        if (root[name] is null)
+        if (reader.TokenType == JsonTokenType.Null)
         {
-            return (null, false);
+            return default;
         }
 
-        if (root[name] is not JsonObject field)
+        if (reader.TokenType != JsonTokenType.StartObject)
         {
             throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, $"\"{name}\" must be an object with \"data\" and \"dataType\"");
         }
 
-        var data = DecodeBase64Url(String(field, "data") ?? throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, $"{name} has no \"data\""), name + ".data");
-        var type = String(field, "dataType") ?? "Binary";
-        var isJson = type.ToUpperInvariant() switch
+        var seen = new PropertyNames();
+        byte[]? data = null;
+        string? type = null;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var property = seen.Add(ref reader, "data", "dataType");
+            reader.Read();
+            switch (property)
+            {
+                case 0:
+                    data = Base64Value(ref reader, name + ".data");
+                    break;
+                case 1:
+                    type = StringValue(ref reader, name + ".dataType");
+                    break;
+                default:
+                    reader.Skip();
+                    break;
+            }
+        }
+
+        var isJson = (type ?? "Binary").ToUpperInvariant() switch
         {
             "JSON" => true,
             "BINARY" => false,
             _ => throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, $"{name}.dataType \"{type}\" is not Binary or JSON"),
         };
-        return (data, isJson);
+        return new DataField(data ?? throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, $"{name} has no \"data\""), isJson);
     }
 
-    /// <summary>Decodes base64url with or without padding, and standard base64 (Occlum sends it).</summary>
-    private static byte[] DecodeBase64Url(string text, string what)
+    private static string? StringValue(ref Utf8JsonReader reader, string name) => reader.TokenType switch
     {
-        // Most clients send unpadded base64url: decoded directly, without copying the text.
-        if (System.Buffers.Text.Base64Url.IsValid(text, out var length))
+        JsonTokenType.Null => null,
+        JsonTokenType.String => reader.GetString(),
+        _ => throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, $"\"{name}\" must be a string"),
+    };
+
+    /// <summary>Decodes base64url with or without padding, and standard base64 (Occlum sends it); null: absent.</summary>
+    private static byte[]? Base64Value(ref Utf8JsonReader reader, string what)
+    {
+        if (reader.TokenType == JsonTokenType.Null)
+        {
+            return null;
+        }
+
+        if (reader.TokenType != JsonTokenType.String)
+        {
+            throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, $"\"{what}\" must be a string");
+        }
+
+        // Most clients send unpadded base64url without JSON escapes: decoded straight from the request bytes.
+        if (!reader.ValueIsEscaped && !reader.HasValueSequence && System.Buffers.Text.Base64Url.IsValid(reader.ValueSpan, out var length))
         {
             var bytes = new byte[length];
-            if (System.Buffers.Text.Base64Url.TryDecodeFromChars(text, bytes, out var written) && written == length)
+            if (System.Buffers.Text.Base64Url.TryDecodeFromUtf8(reader.ValueSpan, bytes, out var written) && written == length)
             {
                 return bytes;
             }
         }
 
-        var normal = text.Trim().Replace('-', '+').Replace('_', '/');
+        var normal = reader.GetString()!.Trim().Replace('-', '+').Replace('_', '/');
         normal = normal.PadRight(normal.Length + ((4 - (normal.Length % 4)) % 4), '=');
         try
         {
@@ -115,12 +186,50 @@ public sealed record AttestRequest(byte[] Evidence, byte[]? RuntimeData, bool Ru
         }
     }
 
-    private static string? String(JsonObject obj, string name) => obj[name] switch
+    /// <summary>
+    /// The property names of one object so far, matched case-insensitively as MAA binds them: a name twice is refused
+    /// (a second <c>quote</c> must not silently replace the first). Known names are bits; others are kept only when present.
+    /// </summary>
+    private struct PropertyNames
     {
-        null => null,
-        JsonValue v when v.TryGetValue<string>(out var s) => s,
-        _ => throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, $"\"{name}\" must be a string"),
-    };
+        private int _known;
+        private HashSet<string>? _others;
+
+        /// <summary>The index of the reader's property name in <paramref name="known"/>, or -1; refuses a repeat.</summary>
+        public int Add(ref Utf8JsonReader reader, params ReadOnlySpan<string> known)
+        {
+            for (var i = 0; i < known.Length; i++)
+            {
+                if (NameEquals(ref reader, known[i]))
+                {
+                    if ((_known & (1 << i)) != 0)
+                    {
+                        throw Repeated(known[i]);
+                    }
+
+                    _known |= 1 << i;
+                    return i;
+                }
+            }
+
+            var name = reader.GetString()!;
+            _others ??= new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+            return _others.Add(name) ? -1 : throw Repeated(name);
+        }
+
+        private static bool NameEquals(ref Utf8JsonReader reader, string name)
+        {
+            if (reader.ValueIsEscaped || reader.HasValueSequence)
+            {
+                return string.Equals(reader.GetString(), name, StringComparison.OrdinalIgnoreCase);
+            }
+
+            return System.Text.Ascii.EqualsIgnoreCase(reader.ValueSpan, name);
+        }
+
+        private static MaaException Repeated(string name) =>
+            MaaException.BadRequest(MaaErrorCodes.InvalidParameter, $"the request body is not valid: the property \"{name}\" appears more than once (names are case-insensitive)");
+    }
 }
 
 /// <summary>

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -12,20 +13,62 @@ public static class CanonicalJson
 {
     private static readonly JsonWriterOptions Options = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, Indented = false };
 
-    /// <summary>Serialises <paramref name="node"/> canonically as UTF-8.</summary>
-    public static byte[] Serialize(JsonNode? node)
-    {
-        using var stream = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(stream, Options))
-        {
-            Write(writer, node);
-        }
+    // Every token and every JSON answer is serialised here: one buffer and writer per thread instead of a growing
+    // MemoryStream per call (bench/README.md, "Attestation throughput"). A buffer grown past this is not kept.
+    private const int MaxRetainedBuffer = 64 * 1024;
 
-        return stream.ToArray();
-    }
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? _threadBuffer;
+
+    [ThreadStatic]
+    private static Utf8JsonWriter? _threadWriter;
+
+    /// <summary>Serialises <paramref name="node"/> canonically as UTF-8.</summary>
+    public static byte[] Serialize(JsonNode? node) => Serialize(node, static bytes => bytes.ToArray());
 
     /// <summary>Serialises <paramref name="node"/> canonically as a string.</summary>
-    public static string SerializeToString(JsonNode? node) => System.Text.Encoding.UTF8.GetString(Serialize(node));
+    public static string SerializeToString(JsonNode? node) => Serialize(node, static bytes => System.Text.Encoding.UTF8.GetString(bytes));
+
+    /// <summary>
+    /// Serialises <paramref name="node"/> into a per-thread buffer and hands the bytes to <paramref name="consume"/>,
+    /// which must not keep them: the buffer is reused by the next call on this thread.
+    /// </summary>
+    internal static T Serialize<T>(JsonNode? node, ReadOnlySpanFunc<T> consume)
+    {
+        var buffer = _threadBuffer ??= new ArrayBufferWriter<byte>(4096);
+        var writer = _threadWriter;
+        if (writer is null)
+        {
+            writer = _threadWriter = new Utf8JsonWriter(buffer, Options);
+        }
+        else
+        {
+            writer.Reset(buffer);
+        }
+
+        try
+        {
+            Write(writer, node);
+            writer.Flush();
+            return consume(buffer.WrittenSpan);
+        }
+        finally
+        {
+            if (buffer.Capacity > MaxRetainedBuffer)
+            {
+                _threadBuffer = null;
+                _threadWriter = null;
+            }
+            else
+            {
+                // Cleared, not only reset: the next call must not see this call's claims.
+                buffer.Clear();
+            }
+        }
+    }
+
+    /// <summary>A function of a span that cannot be captured by a <see cref="Func{T, TResult}"/>.</summary>
+    internal delegate T ReadOnlySpanFunc<out T>(ReadOnlySpan<byte> bytes);
 
     private static void Write(Utf8JsonWriter writer, JsonNode? node)
     {

@@ -1,6 +1,9 @@
+using System.Buffers;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
+
+using B64 = System.Buffers.Text.Base64Url;
 
 namespace Veritee.Service;
 
@@ -25,37 +28,65 @@ public sealed class TokenWriter(InstanceSigningKey key, InstanceAddress instance
     /// <summary>Adds iss/iat/nbf/exp and signs with the instance key; <paramref name="unsigned"/> gives an <c>alg: none</c> token.</summary>
     public string Issue(JsonObject claims, DateTimeOffset now, TimeSpan lifetime, bool unsigned = false)
     {
+        var buffer = new ArrayBufferWriter<byte>(4096);
+        Write(claims, now, lifetime, unsigned, buffer);
+        return Encoding.ASCII.GetString(buffer.WrittenSpan);
+    }
+
+    /// <summary>
+    /// Writes the token (ASCII: base64url parts and dots) to <paramref name="destination"/>; the same token as
+    /// <see cref="Issue(JsonObject, DateTimeOffset, TimeSpan, bool)"/> without building strings on the way.
+    /// </summary>
+    internal void Write(JsonObject claims, DateTimeOffset now, TimeSpan lifetime, bool unsigned, IBufferWriter<byte> destination)
+    {
         ArgumentNullException.ThrowIfNull(claims);
+        ArgumentNullException.ThrowIfNull(destination);
         var iat = now.ToUnixTimeSeconds();
         var instanceUrl = instance.Url;
         claims["iss"] = instanceUrl;
         claims["iat"] = iat;
         claims["nbf"] = iat;
         claims["exp"] = iat + (long)lifetime.TotalSeconds;
-        var signingInput = EncodedHeader(instanceUrl, unsigned) + "." + Base64Url(CanonicalJson.Serialize(claims));
-
-        // Refused before signing: relying parties (Veritee's client among them) accept tokens up to this size only.
-        var length = signingInput.Length + 1 + (unsigned ? 0 : ((key.Key.KeySize / 8 * 4) + 2) / 3);
-        if (length > Veritee.Tokens.MaaTokenValidator.MaxTokenLength)
+        var header = EncodedHeader(instanceUrl, unsigned);
+        var signatureBytes = unsigned ? 0 : key.Key.KeySize / 8;
+        CanonicalJson.Serialize(claims, payload =>
         {
-            throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                $"the token would be {length} bytes, more than the maximum token size of {Veritee.Tokens.MaaTokenValidator.MaxTokenLength} bytes (binary runtimeData appears three times in the token; send less runtimeData, or issue fewer claims)"));
-        }
+            var signingInputLength = header.Length + 1 + B64.GetEncodedLength(payload.Length);
 
-        if (unsigned)
-        {
-            return signingInput + ".";
-        }
+            // Refused before signing: relying parties (Veritee's client among them) accept tokens up to this size only.
+            var length = signingInputLength + 1 + (unsigned ? 0 : B64.GetEncodedLength(signatureBytes));
+            if (length > Veritee.Tokens.MaaTokenValidator.MaxTokenLength)
+            {
+                throw MaaException.BadRequest(MaaErrorCodes.InvalidParameter, string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                    $"the token would be {length} bytes, more than the maximum token size of {Veritee.Tokens.MaaTokenValidator.MaxTokenLength} bytes (binary runtimeData appears three times in the token; send less runtimeData, or issue fewer claims)"));
+            }
 
-        var signature = key.Key.SignData(Encoding.ASCII.GetBytes(signingInput), HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-        return signingInput + "." + Base64Url(signature);
+            var token = destination.GetSpan(length)[..length];
+            header.CopyTo(token);
+            token[header.Length] = (byte)'.';
+            B64.EncodeToUtf8(payload, token[(header.Length + 1)..signingInputLength]);
+            token[signingInputLength] = (byte)'.';
+            if (!unsigned)
+            {
+                Span<byte> signature = stackalloc byte[signatureBytes];
+                if (!key.Key.TrySignData(token[..signingInputLength], signature, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1, out var written) || written != signatureBytes)
+                {
+                    throw new CryptographicException("the RS256 signature does not have the key's length");
+                }
+
+                B64.EncodeToUtf8(signature, token[(signingInputLength + 1)..]);
+            }
+
+            destination.Advance(length);
+            return length;
+        });
     }
 
     /// <summary>
     /// The encoded header for <paramref name="instanceUrl"/>: the same for every token until the instance URL changes
     /// (it follows the listen address), so it is built once per URL and kind.
     /// </summary>
-    private string EncodedHeader(string instanceUrl, bool unsigned)
+    private byte[] EncodedHeader(string instanceUrl, bool unsigned)
     {
         ref var slot = ref unsigned ? ref _unsignedHeader : ref _signedHeader;
         if (Volatile.Read(ref slot) is { } cached && ReferenceEquals(cached.Url, instanceUrl))
@@ -70,7 +101,7 @@ public sealed class TokenWriter(InstanceSigningKey key, InstanceAddress instance
             ["kid"] = key.Kid,
             ["typ"] = "JWT",
         };
-        var encoded = Base64Url(CanonicalJson.Serialize(header));
+        var encoded = Encoding.ASCII.GetBytes(Base64Url(CanonicalJson.Serialize(header)));
         Volatile.Write(ref slot, new HeaderMemo(instanceUrl, encoded));
         return encoded;
     }
@@ -78,8 +109,8 @@ public sealed class TokenWriter(InstanceSigningKey key, InstanceAddress instance
     private HeaderMemo? _signedHeader;
     private HeaderMemo? _unsignedHeader;
 
-    private sealed record HeaderMemo(string Url, string Encoded);
+    private sealed record HeaderMemo(string Url, byte[] Encoded);
 
     /// <summary>Base64url without padding.</summary>
-    public static string Base64Url(ReadOnlySpan<byte> bytes) => System.Buffers.Text.Base64Url.EncodeToString(bytes);
+    public static string Base64Url(ReadOnlySpan<byte> bytes) => B64.EncodeToString(bytes);
 }

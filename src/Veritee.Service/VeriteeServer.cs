@@ -405,9 +405,49 @@ public static partial class VeriteeServer
 
     internal static async Task WriteJson(HttpContext context, JsonNode body, HttpStatusCode status = HttpStatusCode.OK, CancellationToken? cancellationToken = null)
     {
+        var bytes = CanonicalJson.Serialize(body);
         context.Response.StatusCode = (int)status;
         context.Response.ContentType = "application/json; charset=utf-8";
-        await context.Response.Body.WriteAsync(CanonicalJson.Serialize(body), cancellationToken ?? context.RequestAborted).ConfigureAwait(false);
+
+        // With the length known, the answer goes out in one write without chunked framing.
+        context.Response.ContentLength = bytes.Length;
+        await context.Response.Body.WriteAsync(bytes, cancellationToken ?? context.RequestAborted).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The body <c>{"token": "..."}</c> with a token issued for <paramref name="claims"/>, written straight into a
+    /// pooled buffer (a token needs no JSON escaping: base64url and dots). The caller disposes it once written.
+    /// </summary>
+    private static PooledBufferWriter TokenBody(TokenWriter tokens, JsonObject claims, DateTimeOffset now, TimeSpan lifetime, bool unsigned = false)
+    {
+        var body = new PooledBufferWriter(8192);
+        try
+        {
+            body.Write("{\"token\":\""u8);
+            using (ServiceTelemetry.Activities.StartActivity("veritee.sign"))
+            {
+                tokens.Write(claims, now, lifetime, unsigned, body);
+            }
+
+            body.Write("\"}"u8);
+            return body;
+        }
+        catch
+        {
+            body.Dispose();
+            throw;
+        }
+    }
+
+    private static async Task WriteJson(HttpContext context, PooledBufferWriter body)
+    {
+        using (body)
+        {
+            context.Response.StatusCode = StatusCodes.Status200OK;
+            context.Response.ContentType = "application/json; charset=utf-8";
+            context.Response.ContentLength = body.WrittenMemory.Length;
+            await context.Response.Body.WriteAsync(body.WrittenMemory, context.RequestAborted).ConfigureAwait(false);
+        }
     }
 
     private static void MapRoutes(WebApplication app, ServiceOptions options)
@@ -496,6 +536,17 @@ public static partial class VeriteeServer
 
     private static async Task<byte[]> ReadBody(HttpContext context)
     {
+        // A declared length within the route's limit is read into one array of that size; a body that is shorter
+        // fails the read, and one that claims more than the limit takes the path below, which answers 413.
+        if (context.Request.ContentLength is { } declared &&
+            context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize is { } limit &&
+            declared <= limit)
+        {
+            var body = new byte[declared];
+            await context.Request.Body.ReadExactlyAsync(body, context.RequestAborted).ConfigureAwait(false);
+            return body;
+        }
+
         using var buffer = new MemoryStream();
         await context.Request.Body.CopyToAsync(buffer, context.RequestAborted).ConfigureAwait(false);
         return buffer.ToArray();
@@ -523,14 +574,9 @@ public static partial class VeriteeServer
             var policy = await policies.GetAsync(canonical, context.RequestAborted).ConfigureAwait(false);
             var now = clock.GetUtcNow();
             var (claims, unsigned) = await engine.AttestAsync(canonical, request, policy.Compiled, policy.Text, policy.SignerJwk, now, context.RequestAborted).ConfigureAwait(false);
-            string token;
-            using (ServiceTelemetry.Activities.StartActivity("veritee.sign"))
-            {
-                token = tokens.Issue(claims, now, TokenWriter.AttestationLifetime, unsigned);
-            }
-
+            var body = TokenBody(tokens, claims, now, TokenWriter.AttestationLifetime, unsigned);
             outcome = unsigned ? "issued_unsigned" : "issued";
-            await WriteJson(context, new JsonObject { ["token"] = token }).ConfigureAwait(false);
+            await WriteJson(context, body).ConfigureAwait(false);
         }
         catch (Exception e) when (outcome == "error")
         {
@@ -550,7 +596,7 @@ public static partial class VeriteeServer
         var canonical = RequireType(type);
         var policy = await policies.GetAsync(canonical, context.RequestAborted).ConfigureAwait(false);
         var claims = new JsonObject { ["x-ms-policy"] = policy.Jws };
-        await WriteJson(context, new JsonObject { ["token"] = tokens.Issue(claims, clock.GetUtcNow(), TokenWriter.ResultLifetime) }).ConfigureAwait(false);
+        await WriteJson(context, TokenBody(tokens, claims, clock.GetUtcNow(), TokenWriter.ResultLifetime)).ConfigureAwait(false);
     }
 
     private static async Task SetPolicy(HttpContext context, string type, PolicyCache policies, IServiceStore store, TokenWriter tokens, TimeProvider clock, ServiceOptions options)
@@ -590,7 +636,7 @@ public static partial class VeriteeServer
                 claims["x-ms-policy-signer"] = JsonNode.Parse(signer);
             }
 
-            await WriteJson(context, new JsonObject { ["token"] = tokens.Issue(claims, clock.GetUtcNow(), TokenWriter.ResultLifetime) }).ConfigureAwait(false);
+            await WriteJson(context, TokenBody(tokens, claims, clock.GetUtcNow(), TokenWriter.ResultLifetime)).ConfigureAwait(false);
         }
         catch (Exception e) when (!audit.Done)
         {
@@ -627,7 +673,7 @@ public static partial class VeriteeServer
             await policies.RemoveAsync(canonical, record, context.RequestAborted).ConfigureAwait(false);
             audit.Committed(record);
             var claims = new JsonObject { ["x-ms-policy-result"] = "Removed" };
-            await WriteJson(context, new JsonObject { ["token"] = tokens.Issue(claims, clock.GetUtcNow(), TokenWriter.ResultLifetime) }).ConfigureAwait(false);
+            await WriteJson(context, TokenBody(tokens, claims, clock.GetUtcNow(), TokenWriter.ResultLifetime)).ConfigureAwait(false);
         }
         catch (Exception e) when (!audit.Done)
         {
@@ -648,7 +694,7 @@ public static partial class VeriteeServer
         }
 
         var claims = new JsonObject { ["x-ms-policy-certificates"] = new JsonObject { ["keys"] = keys } };
-        await WriteJson(context, new JsonObject { ["token"] = tokens.Issue(claims, clock.GetUtcNow(), TokenWriter.ResultLifetime) }).ConfigureAwait(false);
+        await WriteJson(context, TokenBody(tokens, claims, clock.GetUtcNow(), TokenWriter.ResultLifetime)).ConfigureAwait(false);
     }
 
     private static async Task ModifyCertificates(HttpContext context, IServiceStore store, TokenWriter tokens, TimeProvider clock, ServiceOptions options)
@@ -700,7 +746,7 @@ public static partial class VeriteeServer
                 ["x-ms-certificate-thumbprint"] = thumbprint,
                 ["x-ms-policycertificates-result"] = add ? "IsPresent" : "IsAbsent",
             };
-            await WriteJson(context, new JsonObject { ["token"] = tokens.Issue(claims, clock.GetUtcNow(), TokenWriter.ResultLifetime) }).ConfigureAwait(false);
+            await WriteJson(context, TokenBody(tokens, claims, clock.GetUtcNow(), TokenWriter.ResultLifetime)).ConfigureAwait(false);
         }
         catch (Exception e) when (!audit.Done)
         {

@@ -1,8 +1,6 @@
 using System.CommandLine;
-using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using Veritee.Enclave;
@@ -148,8 +146,6 @@ internal static class BenchAttestCommand
         }
     }
 
-    private sealed record LoadResult(long Requests, long Errors, long Refused, double Seconds, double P50, double P99);
-
     private static async Task<LoadResult> Run(string path, string body, int inFlight, double seconds, bool acceptAny)
     {
         var target = new Uri(path);
@@ -169,109 +165,8 @@ internal static class BenchAttestCommand
         }
 
         var request = Http1Connection.Request("POST", target, payload, "application/json");
-        var connections = new Http1Connection?[inFlight];
-        try
-        {
-            var warmUntil = Stopwatch.GetTimestamp() + (long)(Math.Min(2, seconds / 5) * Stopwatch.Frequency);
-            var refused = new long[1];
-            await Workers(target, request, connections, warmUntil, null, acceptAny, refused).ConfigureAwait(false);
-            refused[0] = 0;
-            var latencies = new List<double>[inFlight];
-            var clock = Stopwatch.StartNew();
-            var stopAt = Stopwatch.GetTimestamp() + (long)(seconds * Stopwatch.Frequency);
-            var errors = await Workers(target, request, connections, stopAt, latencies, acceptAny, refused).ConfigureAwait(false);
-            var elapsed = clock.Elapsed.TotalSeconds;
-            var all = latencies.SelectMany(l => l).Order().ToArray();
-            double Percentile(double p) => all.Length == 0 ? 0 : all[Math.Min(all.Length - 1, (int)Math.Ceiling(p * all.Length) - 1)];
-            return new LoadResult(all.Length, errors, refused[0], elapsed, Percentile(0.50), Percentile(0.99));
-        }
-        finally
-        {
-            foreach (var connection in connections)
-            {
-                if (connection is not null)
-                {
-                    await connection.DisposeAsync().ConfigureAwait(false);
-                }
-            }
-        }
+        await using var load = new LoadGenerator(target, null, inFlight);
+        await load.RunAsync(_ => request, LoadGenerator.After(Math.Min(2, seconds / 5)), acceptAny).ConfigureAwait(false);
+        return await load.RunAsync(_ => request, LoadGenerator.After(seconds), acceptAny).ConfigureAwait(false);
     }
-
-    /// <summary>One loop per connection slot until <paramref name="stopAt"/>; a failed exchange is counted and the slot reconnects.</summary>
-    private static async Task<long> Workers(Uri target, byte[] request, Http1Connection?[] connections, long stopAt, List<double>[]? latencies, bool acceptAny, long[] refused)
-    {
-        long errors = 0;
-        var tasks = Enumerable.Range(0, connections.Length).Select(async i =>
-        {
-            var mine = latencies is null ? null : latencies[i] = [];
-            var timeout = new CancellationTokenSource();
-            while (Stopwatch.GetTimestamp() < stopAt)
-            {
-                var start = Stopwatch.GetTimestamp();
-                int status;
-                try
-                {
-                    if (connections[i] is not { IsReusable: true })
-                    {
-                        if (connections[i] is { } spent)
-                        {
-                            await spent.DisposeAsync().ConfigureAwait(false);
-                        }
-
-                        connections[i] = null;
-                        timeout.CancelAfter(RequestTimeout);
-                        connections[i] = await Http1Connection.OpenAsync(target, null, timeout.Token).ConfigureAwait(false);
-                    }
-
-                    timeout.CancelAfter(RequestTimeout);
-                    status = await connections[i]!.ExchangeAsync(request, timeout.Token).ConfigureAwait(false);
-                }
-                catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or System.Security.Authentication.AuthenticationException)
-                {
-                    // Counted, never fatal to the run; a short pause keeps a refused connection from spinning.
-                    Interlocked.Increment(ref errors);
-                    if (connections[i] is { } broken)
-                    {
-                        await broken.DisposeAsync().ConfigureAwait(false);
-                        connections[i] = null;
-                    }
-
-                    Renew(ref timeout);
-                    await Task.Delay(10).ConfigureAwait(false);
-                    continue;
-                }
-
-                Renew(ref timeout);
-
-                if (status != (int)HttpStatusCode.OK)
-                {
-                    if (!acceptAny)
-                    {
-                        Interlocked.Increment(ref errors);
-                        continue;
-                    }
-
-                    Interlocked.Increment(ref refused[0]);
-                }
-
-                mine?.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
-            }
-
-            timeout.Dispose();
-        });
-        await Task.WhenAll(tasks).ConfigureAwait(false);
-        return errors;
-    }
-
-    /// <summary>Stops <paramref name="timeout"/>'s timer, or replaces it once it has fired.</summary>
-    private static void Renew(ref CancellationTokenSource timeout)
-    {
-        if (!timeout.TryReset())
-        {
-            timeout.Dispose();
-            timeout = new CancellationTokenSource();
-        }
-    }
-
-    private static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(30);
 }

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Security;
@@ -133,56 +132,48 @@ internal static class BenchHttpCommand
         return sorted.Length == 0 ? 0 : sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
     }
 
-    private sealed record LoadResult(long Requests, long Errors, double Seconds, double P50, double P99)
-    {
-        public double PerSecond => Seconds > 0 ? Requests / Seconds : 0;
-    }
-
     private static async Task<LoadResult> Run(Uri root, string[] paths, (string Name, string Value)[] headers, int inFlight, double seconds, X509Certificate2? ca)
     {
-        using var handler = new SocketsHttpHandler { MaxConnectionsPerServer = inFlight, PooledConnectionLifetime = TimeSpan.FromMinutes(5) };
-        if (ca is not null)
-        {
-            handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, errors) => ChainsTo(certificate, errors, ca);
-        }
-
-        using var http = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(30) };
-        foreach (var (name, value) in headers)
-        {
-            http.DefaultRequestHeaders.TryAddWithoutValidation(name, value);
-        }
-
         var targets = paths.Select(p => new Uri(root, p)).ToArray();
 
-        // Every path once first: never measure an error path.
-        foreach (var target in targets)
+        // Every path once first, through HttpClient for its error text: never measure an error path.
+        using (var handler = new SocketsHttpHandler { UseProxy = false })
         {
-            HttpResponseMessage first;
-            try
+            if (ca is not null)
             {
-                first = await Get(http, target).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
-            {
-                throw new CliException($"{target}: {(e.InnerException ?? e).Message}", ExitCodes.Negative);
+                handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, errors) => ChainsTo(certificate, errors, ca);
             }
 
-            using var answer = first;
-            if (first.StatusCode != HttpStatusCode.OK)
+            using var http = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(30) };
+            foreach (var (name, value) in headers)
             {
-                throw new CliException($"{target} answered {(int)first.StatusCode}: {Shorten(await first.Content.ReadAsStringAsync().ConfigureAwait(false))}", ExitCodes.Negative);
+                http.DefaultRequestHeaders.TryAddWithoutValidation(name, value);
+            }
+
+            foreach (var target in targets)
+            {
+                HttpResponseMessage first;
+                try
+                {
+                    first = await http.GetAsync(target, HttpCompletionOption.ResponseContentRead).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+                {
+                    throw new CliException($"{target}: {(e.InnerException ?? e).Message}", ExitCodes.Negative);
+                }
+
+                using var answer = first;
+                if (first.StatusCode != HttpStatusCode.OK)
+                {
+                    throw new CliException($"{target} answered {(int)first.StatusCode}: {Shorten(await first.Content.ReadAsStringAsync().ConfigureAwait(false))}", ExitCodes.Negative);
+                }
             }
         }
 
-        var warmUntil = Stopwatch.GetTimestamp() + (long)(Math.Min(2, seconds / 5) * Stopwatch.Frequency);
-        await Workers(http, targets, inFlight, warmUntil, null).ConfigureAwait(false);
-        var latencies = new List<double>[inFlight];
-        var clock = Stopwatch.StartNew();
-        var errors = await Workers(http, targets, inFlight, Stopwatch.GetTimestamp() + (long)(seconds * Stopwatch.Frequency), latencies).ConfigureAwait(false);
-        var elapsed = clock.Elapsed.TotalSeconds;
-        var all = latencies.SelectMany(l => l).Order().ToArray();
-        double Percentile(double p) => all.Length == 0 ? 0 : all[Math.Min(all.Length - 1, (int)Math.Ceiling(p * all.Length) - 1)];
-        return new LoadResult(all.Length, errors, elapsed, Percentile(0.50), Percentile(0.99));
+        var requests = targets.Select(t => Http1Connection.Request("GET", t, [], null, headers)).ToArray();
+        await using var load = new LoadGenerator(root, ca, inFlight);
+        await load.RunAsync(i => requests[i % requests.Length], LoadGenerator.After(Math.Min(2, seconds / 5))).ConfigureAwait(false);
+        return await load.RunAsync(i => requests[i % requests.Length], LoadGenerator.After(seconds)).ConfigureAwait(false);
     }
 
     internal static bool ChainsTo(X509Certificate? presented, SslPolicyErrors errors, X509Certificate2 ca)
@@ -204,41 +195,6 @@ internal static class BenchHttpCommand
         chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
         return chain.Build(leaf);
     }
-
-    private static async Task<long> Workers(HttpClient http, Uri[] targets, int inFlight, long stopAt, List<double>[]? latencies)
-    {
-        long errors = 0;
-        var tasks = Enumerable.Range(0, inFlight).Select(async i =>
-        {
-            var mine = latencies is null ? null : latencies[i] = [];
-            var next = i;
-            while (Stopwatch.GetTimestamp() < stopAt)
-            {
-                var start = Stopwatch.GetTimestamp();
-                try
-                {
-                    using var response = await Get(http, targets[next++ % targets.Length]).ConfigureAwait(false);
-                    await response.Content.LoadIntoBufferAsync().ConfigureAwait(false);
-                    if (response.StatusCode != HttpStatusCode.OK)
-                    {
-                        Interlocked.Increment(ref errors);
-                        continue;
-                    }
-                }
-                catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
-                {
-                    Interlocked.Increment(ref errors);
-                    continue;
-                }
-
-                mine?.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
-            }
-        });
-        await Task.WhenAll(tasks).ConfigureAwait(false);
-        return errors;
-    }
-
-    private static Task<HttpResponseMessage> Get(HttpClient http, Uri target) => http.GetAsync(target, HttpCompletionOption.ResponseContentRead);
 
     private static string Shorten(string text) => text.Length <= 200 ? text : text[..200] + "…";
 }

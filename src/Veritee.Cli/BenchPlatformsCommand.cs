@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Text;
@@ -122,13 +121,16 @@ internal static class BenchPlatformsCommand
         await app.StartAsync().ConfigureAwait(false);
         try
         {
-            using var handler = new SocketsHttpHandler { MaxConnectionsPerServer = inFlight };
-            using var http = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(60) };
-            var path = url + "/attest/SgxEnclave?api-version=2022-08-01";
+            var target = new Uri(url + "/attest/SgxEnclave?api-version=2022-08-01");
+            var requests = bodies.Select(b => Http1Connection.Request("POST", target, b, "application/json")).ToArray();
+            await using var load = new LoadGenerator(target, null, inFlight);
 
-            // The heap before any platform was seen: what remains after the run is what the service keeps for them.
-            using (var warm = await Post(http, path, bodies[0]).ConfigureAwait(false))
+            // The first platform once, through HttpClient for the service's reason if it is refused: never measured.
+            using (var http = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { Timeout = TimeSpan.FromSeconds(60) })
+            using (var content = new ByteArrayContent(bodies[0]))
             {
+                content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+                using var warm = await http.PostAsync(target, content).ConfigureAwait(false);
                 if (warm.StatusCode != HttpStatusCode.OK)
                 {
                     throw new CliException($"the service refused a simulated platform's quote ({(int)warm.StatusCode}): {await warm.Content.ReadAsStringAsync().ConfigureAwait(false)}", ExitCodes.Negative);
@@ -136,28 +138,21 @@ internal static class BenchPlatformsCommand
             }
 
             // Warm (JIT, connections, pools) on the first platform alone, so the heap difference is the platforms'.
-            var errors = new long[1];
-            var warmUntil = Stopwatch.GetTimestamp() + (long)(Math.Min(2, seconds / 5) * Stopwatch.Frequency);
-            await Load(http, path, bodies[..1], inFlight, once: false, warmUntil, errors, latencies: null).ConfigureAwait(false);
+            var warming = await load.RunAsync(_ => requests[0], LoadGenerator.After(Math.Min(2, seconds / 5))).ConfigureAwait(false);
             var heapBefore = Heap();
-            var first = Stopwatch.StartNew();
-            await Load(http, path, bodies, inFlight, once: true, stopAt: long.MaxValue, errors, latencies: null).ConfigureAwait(false);
-            var firstSight = bodies.Length / first.Elapsed.TotalSeconds;
+            var first = await load.RunAsync(i => requests[i], long.MaxValue, count: requests.Length).ConfigureAwait(false);
+            var firstSight = requests.Length / first.Seconds;
 
-            var latencies = new List<double>[inFlight];
-            var clock = Stopwatch.StartNew();
-            var stopAt = Stopwatch.GetTimestamp() + (long)(seconds * Stopwatch.Frequency);
-            var done = await Load(http, path, bodies, inFlight, once: false, stopAt, errors, latencies).ConfigureAwait(false);
-            var elapsed = clock.Elapsed.TotalSeconds;
-            var all = latencies.Where(l => l is not null).SelectMany(l => l).Order().ToArray();
-            var p99 = all.Length == 0 ? 0 : all[Math.Min(all.Length - 1, (int)Math.Ceiling(0.99 * all.Length) - 1)];
+            var measured = await load.RunAsync(i => requests[i % requests.Length], LoadGenerator.After(seconds)).ConfigureAwait(false);
+            var errors = warming.Errors + first.Errors + measured.Errors;
+            var p99 = measured.P99;
 
             var heapAfter = Heap();
             var workingSet = Environment.WorkingSet;
             var floor = BenchFloor.Rs256Sign(BenchFloor.SecondsFor(seconds));
-            var rate = done / elapsed;
+            var rate = measured.PerSecond;
             return new Row(
-                count, Math.Round(firstSight, 1), Math.Round(rate, 1), Math.Round(p99, 2), errors[0],
+                count, Math.Round(firstSight, 1), Math.Round(rate, 1), Math.Round(p99, 2), errors,
                 Math.Round(workingSet / 1048576.0, 1), Math.Round((heapAfter - heapBefore) / 1048576.0, 2),
                 Math.Round((heapAfter - heapBefore) / 1024.0 / count, 2), Math.Round(floor.PerSecond, 1), Math.Round(floor.RatioOf(rate), 4));
         }
@@ -205,54 +200,6 @@ internal static class BenchPlatformsCommand
         }
 
         return bodies;
-    }
-
-    /// <summary>Sends the bodies in turn from <paramref name="inFlight"/> workers: each once, or round robin until <paramref name="stopAt"/>.</summary>
-    private static async Task<long> Load(HttpClient http, string path, byte[][] bodies, int inFlight, bool once, long stopAt, long[] errors, List<double>[]? latencies)
-    {
-        long next = -1;
-        long done = 0;
-        var workers = Enumerable.Range(0, inFlight).Select(async worker =>
-        {
-            var mine = latencies is null ? null : latencies[worker] = [];
-            while (Stopwatch.GetTimestamp() < stopAt)
-            {
-                var index = Interlocked.Increment(ref next);
-                if (once && index >= bodies.Length)
-                {
-                    return;
-                }
-
-                var start = Stopwatch.GetTimestamp();
-                try
-                {
-                    using var response = await Post(http, path, bodies[index % bodies.Length]).ConfigureAwait(false);
-                    await response.Content.LoadIntoBufferAsync().ConfigureAwait(false);
-                    if (response.StatusCode != HttpStatusCode.OK)
-                    {
-                        Interlocked.Increment(ref errors[0]);
-                        continue;
-                    }
-                }
-                catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
-                {
-                    Interlocked.Increment(ref errors[0]);
-                    continue;
-                }
-
-                Interlocked.Increment(ref done);
-                mine?.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
-            }
-        });
-        await Task.WhenAll(workers).ConfigureAwait(false);
-        return done;
-    }
-
-    private static Task<HttpResponseMessage> Post(HttpClient http, string path, byte[] body)
-    {
-        var content = new ByteArrayContent(body);
-        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
-        return http.PostAsync(path, content);
     }
 
     private static int FreePort()

@@ -144,6 +144,40 @@ public sealed class Http1ConnectionTests
         await Assert.ThrowsAsync<InvalidOperationException>(() => connection.ExchangeAsync(Request, CancellationToken.None));
     }
 
+    [Fact]
+    public async Task The_load_generator_counts_answers_refusals_and_errors_and_reconnects_after_a_close()
+    {
+        using var server = new FakeHttp(r => r.Path switch
+        {
+            "/ok" => new(200, "{}"u8.ToArray()),
+            "/closing" => new(200, "{}"u8.ToArray(), new KeyValuePair<string, string>("Connection", "close")),
+            _ => new(503, "busy"u8.ToArray()),
+        });
+        var ok = Http1Connection.Request("GET", new Uri(server.BaseAddress, "/ok"), [], null);
+        var closing = Http1Connection.Request("GET", new Uri(server.BaseAddress, "/closing"), [], null);
+        var busy = Http1Connection.Request("GET", new Uri(server.BaseAddress, "/busy"), [], null);
+        await using var load = new LoadGenerator(server.BaseAddress, null, 2);
+
+        static (long, long, long) Counts(LoadResult r) => (r.Requests, r.Errors, r.Refused);
+        Assert.Equal((10, 0, 0), Counts(await load.RunAsync(_ => ok, long.MaxValue, count: 10)));
+        Assert.Equal((10, 0, 0), Counts(await load.RunAsync(_ => closing, long.MaxValue, count: 10)));
+        Assert.Equal((0, 10, 0), Counts(await load.RunAsync(_ => busy, long.MaxValue, count: 10)));
+        Assert.Equal((10, 0, 10), Counts(await load.RunAsync(_ => busy, long.MaxValue, acceptAny: true, count: 10)));
+        Assert.Equal(40, server.Requests.Count);
+    }
+
+    [Fact]
+    public async Task A_server_that_is_gone_gives_errors_not_exceptions()
+    {
+        var server = new FakeHttp(_ => new(200, []));
+        var address = server.BaseAddress;
+        server.Dispose();
+        var request = Http1Connection.Request("GET", new Uri(address, "/"), [], null);
+        await using var load = new LoadGenerator(address, null, 2);
+        var result = await load.RunAsync(_ => request, long.MaxValue, count: 4);
+        Assert.Equal((0, 4), (result.Requests, result.Errors));
+    }
+
     /// <summary>A server on a stream: each write (a request) makes the next scripted answer readable; then the end.</summary>
     private sealed class ScriptedStream(params object[] answers) : Stream
     {

@@ -923,13 +923,51 @@ public sealed partial class AttestationEngine
     public static JsonObject IssuedObject(IReadOnlyList<PolicyClaim> issued)
     {
         ArgumentNullException.ThrowIfNull(issued);
-        using var stream = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(stream))
+        var result = new JsonObject();
+        HashSet<string>? several = null;
+        for (var i = 0; i < issued.Count; i++)
         {
-            PolicyJson.WriteClaimsObject(writer, issued);
+            var (type, value, _) = issued[i];
+            if (!result.TryGetPropertyValue(type, out var first))
+            {
+                result[type] = Node(value);
+            }
+            else if (several?.Contains(type) == true)
+            {
+                ((JsonArray)first!).Add(Node(value));
+            }
+            else
+            {
+                // The second claim of a type: the first moves into an array at the same place.
+                (several ??= new HashSet<string>(StringComparer.Ordinal)).Add(type);
+                var array = new JsonArray();
+                result[type] = array;
+                array.Add(first);
+                array.Add(Node(value));
+            }
         }
 
-        return (JsonObject)JsonNode.Parse(stream.ToArray())!;
+        return result;
+    }
+
+    /// <summary>A claim value as JSON (a set as an array), as <see cref="PolicyJson.WriteValue"/> writes it.</summary>
+    private static JsonNode Node(ClaimValue value) => value.Kind switch
+    {
+        ClaimValueKind.String => JsonValue.Create(value.AsString),
+        ClaimValueKind.Integer => JsonValue.Create(value.AsInteger),
+        ClaimValueKind.Boolean => JsonValue.Create(value.AsBoolean),
+        _ => SetNode(value.SetElements),
+    };
+
+    private static JsonArray SetNode(ReadOnlySpan<ClaimValue> elements)
+    {
+        var array = new JsonArray();
+        foreach (var element in elements)
+        {
+            array.Add(Node(element));
+        }
+
+        return array;
     }
 }
 

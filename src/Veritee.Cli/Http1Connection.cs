@@ -36,10 +36,12 @@ internal sealed class Http1Connection : IAsyncDisposable
     public static async Task<Http1Connection> OpenAsync(Uri server, X509Certificate2? extraCa, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(server);
+        // An IPv6 literal without its brackets: the form the resolver and TLS take.
+        var host = server.HostNameType == UriHostNameType.IPv6 ? server.DnsSafeHost : server.IdnHost;
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
         {
-            await socket.ConnectAsync(server.IdnHost, server.Port, cancellationToken).ConfigureAwait(false);
+            await socket.ConnectAsync(host, server.Port, cancellationToken).ConfigureAwait(false);
             Stream stream = new NetworkStream(socket, ownsSocket: true);
             if (server.Scheme == Uri.UriSchemeHttps)
             {
@@ -48,7 +50,7 @@ internal sealed class Http1Connection : IAsyncDisposable
                 {
                     await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
                     {
-                        TargetHost = server.IdnHost,
+                        TargetHost = host,
                         RemoteCertificateValidationCallback = extraCa is null ? null : (_, certificate, _, errors) => BenchHttpCommand.ChainsTo(certificate, errors, extraCa),
                     }, cancellationToken).ConfigureAwait(false);
                 }

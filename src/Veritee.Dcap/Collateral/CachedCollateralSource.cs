@@ -272,7 +272,11 @@ public sealed class CachedCollateralSource : ICollateralSource
         var key = request.CacheKey;
         var current = Peek(request);
 
-        // One deadline for the whole fetch (store look-up, every request, headers and bodies), on the wall clock.
+        // One deadline for the whole fetch (store look-up, every request, headers and bodies), on the wall clock. Its
+        // start is also read on the clock .NET timers run on, so that a timeout of the source's own (a per-request
+        // limit, HttpClient.Timeout) as long as this one, and so firing with it, is still reported as this deadline:
+        // timers due together fire in no set order (all but one are queued to the thread pool).
+        var started = Environment.TickCount64;
         using var deadline = new CancellationTokenSource(_options.FetchTimeout);
 
         // Another node may already have refreshed this bundle into the shared store.
@@ -309,12 +313,13 @@ public sealed class CachedCollateralSource : ICollateralSource
             }
             catch (OperationCanceledException e) when (deadline.IsCancellationRequested)
             {
-                throw new CollateralFetchException(
-                    $"collateral for {key}: no complete answer within the {_options.FetchTimeout.TotalSeconds:0.###} s fetch timeout", e)
-                {
-                    Failure = CollateralFetchFailure.Timeout,
-                    IsTransient = true,
-                };
+                throw FetchTimedOut(key, e, null);
+            }
+            catch (CollateralFetchException e) when (e.Failure == CollateralFetchFailure.Timeout &&
+                (deadline.IsCancellationRequested || Environment.TickCount64 - started >= (long)_options.FetchTimeout.TotalMilliseconds))
+            {
+                // The source's own timer won the race with the deadline: still the fetch timeout, with its detail.
+                throw FetchTimedOut(key, e, e.Message);
             }
 
             var fetchedAt = _time.GetUtcNow();
@@ -425,6 +430,16 @@ public sealed class CachedCollateralSource : ICollateralSource
 
         return validity;
     }
+
+    /// <summary>The fetch deadline passed: transient, naming the limit (and what the source saw, when it said).</summary>
+    private CollateralFetchException FetchTimedOut(string key, Exception cause, string? detail) =>
+        new($"collateral for {key}: no complete answer within the {_options.FetchTimeout.TotalSeconds:0.###} s fetch timeout" +
+            (detail is null ? string.Empty : $" ({detail})"), cause)
+        {
+            Failure = CollateralFetchFailure.Timeout,
+            Url = (cause as CollateralFetchException)?.Url,
+            IsTransient = true,
+        };
 
     /// <summary>How long to leave the source alone after <paramref name="e"/>: its Retry-After (capped) or the failure interval.</summary>
     private TimeSpan Backoff(CollateralFetchException e)

@@ -25,7 +25,8 @@ internal static class BenchAttestCommand
         var json = new Option<bool>("--json") { Description = "Print {\"requests\",\"errors\",\"refused\",\"seconds\",\"requestsPerSecond\",\"p50Ms\",\"p99Ms\",\"rs256SignaturesPerSecond\",\"floor\",\"floorPerSecond\",\"ratio\"}; floor is \"rs256-sign\", ratio = requests/s divided by floor/s." };
         var draft = new Option<FileInfo?>("--draft-policy") { Description = "Send this policy text as draftPolicyForAttestation with every request." };
         var anyStatus = new Option<bool>("--any-status") { Description = "Load mode for refused requests (e.g. worst-case drafts): every answer counts, non-200 answers are reported as 'refused', not errors." };
-        var command = new Command("attest", "Load an attestation endpoint with one quote and report requests/s and latency, beside the floor measured in the same process after the load: RS256 (RSA-2048) signatures/s on one thread, the one signature every token needs.");
+        var command = new Command("attest", "Load an attestation endpoint with one quote and report requests/s and latency, beside the floor measured in the same process after the load: RS256 (RSA-2048) signatures/s on one thread, the one signature every token needs. "
+            + "Each request in flight has its own keep-alive HTTP/1.1 connection, opened directly (no proxy); https trusts the system store.");
         command.Arguments.Add(url);
         foreach (var option in new Option[] { quote, concurrency, seconds, apiVersion, json, draft, anyStatus })
         {

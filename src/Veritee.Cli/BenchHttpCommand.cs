@@ -29,7 +29,8 @@ internal static class BenchHttpCommand
         var command = new Command(
             "http",
             "Load GET routes on one or more HTTP services with the same requests in the same run and report requests/s, p50 and p99 for each "
-            + "(medians over rounds that alternate between the bases), and the first base's rate as a ratio to each peer's. Every answer must be 200.");
+            + "(medians over rounds that alternate between the bases), and the first base's rate as a ratio to each peer's. Every answer must be 200. "
+            + "Each request in flight has its own keep-alive HTTP/1.1 connection, opened directly (no proxy).");
         command.Arguments.Add(bases);
         foreach (var option in new Option[] { paths, concurrency, seconds, rounds, ca, header, json })
         {

@@ -602,30 +602,8 @@ internal static class PccsCommand
         }
     }
 
-    private static async Task<byte[]> ReadBoundedAsync(HttpResponseMessage response, int max, string what, CancellationToken cancellationToken)
-    {
-        if (response.Content.Headers.ContentLength is long declared && declared > max)
-        {
-            throw new CliException($"{what}: the answer of {declared} bytes exceeds the {max}-byte limit");
-        }
-
-        var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
-        await using (stream.ConfigureAwait(false))
-        {
-            using var body = new MemoryStream();
-            var buffer = new byte[16 * 1024];
-            int read;
-            while ((read = await stream.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
-            {
-                if (body.Length + read > max)
-                {
-                    throw new CliException($"{what}: the answer exceeds the {max}-byte limit");
-                }
-
-                body.Write(buffer, 0, read);
-            }
-
-            return body.ToArray();
-        }
-    }
+    private static Task<byte[]> ReadBoundedAsync(HttpResponseMessage response, int max, string what, CancellationToken cancellationToken) =>
+        Veritee.Dcap.Collateral.BoundedContent.ReadAsync(response.Content, max, declared => new CliException(declared is { } length
+            ? $"{what}: the answer of {length} bytes exceeds the {max}-byte limit"
+            : $"{what}: the answer exceeds the {max}-byte limit"), cancellationToken);
 }

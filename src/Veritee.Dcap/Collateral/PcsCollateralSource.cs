@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Globalization;
 using System.Net;
 using System.Text;
@@ -379,47 +378,17 @@ public sealed class PcsCollateralSource : ICollateralSource
         }
     }
 
-    private async Task<byte[]> ReadBoundedAsync(Uri url, HttpResponseMessage response, CancellationToken cancellationToken)
+    private Task<byte[]> ReadBoundedAsync(Uri url, HttpResponseMessage response, CancellationToken cancellationToken)
     {
         var max = _options.MaxResponseBytes;
-        CollateralFetchException TooLarge(string detail) => new($"GET {url}: response body {detail} exceeds the {max}-byte limit")
+        return BoundedContent.ReadAsync(response.Content, max, declared => new CollateralFetchException(
+            $"GET {url}: response body {(declared is { } length ? $"of {length} bytes (Content-Length)" : "read so far")} exceeds the {max}-byte limit")
         {
             Failure = CollateralFetchFailure.ResponseTooLarge,
             Url = url,
             StatusCode = response.StatusCode,
             RequestId = Header(response, "Request-ID"),
-        };
-
-        if (response.Content.Headers.ContentLength is long declared && declared > max)
-        {
-            throw TooLarge($"of {declared} bytes (Content-Length)");
-        }
-
-        var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
-        await using (stream.ConfigureAwait(false))
-        {
-            using var body = new MemoryStream();
-            var buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
-            try
-            {
-                int read;
-                while ((read = await stream.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
-                {
-                    if (body.Length + read > max)
-                    {
-                        throw TooLarge("read so far");
-                    }
-
-                    body.Write(buffer, 0, read);
-                }
-            }
-            finally
-            {
-                ArrayPool<byte>.Shared.Return(buffer);
-            }
-
-            return body.ToArray();
-        }
+        }, cancellationToken);
     }
 
     private void Pause(TimeSpan wait, HttpStatusCode status)

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
@@ -312,46 +311,15 @@ public sealed class PcsPckClient
         }
     }
 
-    private async Task<byte[]> ReadBoundedAsync(string verb, Uri url, HttpResponseMessage response, CancellationToken cancellationToken)
+    private Task<byte[]> ReadBoundedAsync(string verb, Uri url, HttpResponseMessage response, CancellationToken cancellationToken)
     {
         var max = _options.MaxResponseBytes;
-        CollateralFetchException TooLarge() => new($"{verb} {url}: response body exceeds the {max}-byte limit")
+        return BoundedContent.ReadAsync(response.Content, max, _ => new CollateralFetchException($"{verb} {url}: response body exceeds the {max}-byte limit")
         {
             Failure = CollateralFetchFailure.ResponseTooLarge,
             Url = url,
             StatusCode = response.StatusCode,
-        };
-
-        if (response.Content.Headers.ContentLength is long declared && declared > max)
-        {
-            throw TooLarge();
-        }
-
-        var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
-        await using (stream.ConfigureAwait(false))
-        {
-            using var body = new MemoryStream();
-            var buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
-            try
-            {
-                int read;
-                while ((read = await stream.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
-                {
-                    if (body.Length + read > max)
-                    {
-                        throw TooLarge();
-                    }
-
-                    body.Write(buffer, 0, read);
-                }
-            }
-            finally
-            {
-                ArrayPool<byte>.Shared.Return(buffer);
-            }
-
-            return body.ToArray();
-        }
+        }, cancellationToken);
     }
 
     private Uri Api(string tee, string path, string? query) =>

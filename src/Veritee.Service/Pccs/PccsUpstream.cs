@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text;
+using Veritee.Dcap.Collateral;
 
 namespace Veritee.Service.Pccs;
 
@@ -96,29 +97,10 @@ internal sealed class PccsUpstream(HttpClient http, Uri baseAddress, Uri rootCaC
         }
     }
 
-    private static async Task<byte[]> ReadBoundedAsync(HttpContent content, string what, CancellationToken cancellationToken)
-    {
-        if (content.Headers.ContentLength > MaxBodyBytes)
-        {
-            throw new PccsUpstreamException($"{what}: the answer is {content.Headers.ContentLength} bytes, more than {MaxBodyBytes}");
-        }
-
-        await using var stream = await content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
-        using var buffer = new MemoryStream();
-        var chunk = new byte[16 * 1024];
-        int read;
-        while ((read = await stream.ReadAsync(chunk, cancellationToken).ConfigureAwait(false)) > 0)
-        {
-            if (buffer.Length + read > MaxBodyBytes)
-            {
-                throw new PccsUpstreamException($"{what}: the answer is more than {MaxBodyBytes} bytes");
-            }
-
-            buffer.Write(chunk, 0, read);
-        }
-
-        return buffer.ToArray();
-    }
+    private static Task<byte[]> ReadBoundedAsync(HttpContent content, string what, CancellationToken cancellationToken) =>
+        BoundedContent.ReadAsync(content, MaxBodyBytes, declared => new PccsUpstreamException(declared is { } length
+            ? $"{what}: the answer is {length} bytes, more than {MaxBodyBytes}"
+            : $"{what}: the answer is more than {MaxBodyBytes} bytes"), cancellationToken);
 }
 
 /// <summary>Header names as PCS and Intel's PCCS write them.</summary>

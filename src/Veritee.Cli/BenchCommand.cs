@@ -199,7 +199,7 @@ internal sealed record BenchResult(int Threads, long Operations, double Seconds,
 /// <summary>Runs an operation in a timed loop on N threads after a warm-up.</summary>
 internal static class BenchRunner
 {
-    public static BenchResult Run(Func<bool> operation, double seconds, int threads)
+    private static void RequireRange(double seconds, int threads)
     {
         if (seconds is <= 0 or > 3600)
         {
@@ -210,6 +210,11 @@ internal static class BenchRunner
         {
             throw new CliException("--threads must be in 1..256");
         }
+    }
+
+    public static BenchResult Run(Func<bool> operation, double seconds, int threads)
+    {
+        RequireRange(seconds, threads);
 
         // Warm-up: JIT tiering and caches, a tenth of the run, at least 200 ms.
         var warmUp = Stopwatch.StartNew();
@@ -253,15 +258,7 @@ internal static class BenchRunner
     /// </summary>
     public static (BenchResult Operation, BenchResult Floor) RunInterleaved(Func<bool> operation, Func<bool> floor, double seconds, int threads)
     {
-        if (seconds is <= 0 or > 3600)
-        {
-            throw new CliException("--seconds must be in (0, 3600]");
-        }
-
-        if (threads is < 1 or > 256)
-        {
-            throw new CliException("--threads must be in 1..256");
-        }
+        RequireRange(seconds, threads);
 
         var warmUp = Stopwatch.StartNew();
         while (warmUp.Elapsed.TotalSeconds < Math.Max(0.2, seconds / 10))

@@ -83,13 +83,7 @@ public sealed class AttestCliTests(CliServiceFixture service) : IClassFixture<Cl
 
     private static string Sample(string variant) => Path.Combine(Samples, "oe-sdk", $"enclave.info.{variant}.json");
 
-    private static (int Exit, string Out, string Err) Run(params string[] args)
-    {
-        using var stdout = new StringWriter();
-        using var stderr = new StringWriter();
-        var exit = VeriteeCommand.Run(args, stdout, stderr);
-        return (exit, stdout.ToString(), stderr.ToString());
-    }
+    private static (int Exit, string Out, string Err) Run(params string[] args) => CliRun.Run(args);
 
     private (int Exit, string Out, string Err) Attest(string file, params string[] extra) =>
         Run(["attest", file, "--endpoint", service.BaseUrl, "--at", CliServiceFixture.At, .. extra]);
@@ -396,13 +390,7 @@ public sealed class AttestTlsCliTests(TlsCliServiceFixture service) : IClassFixt
 {
     private static readonly string Debug = Path.Combine(Vectors.Directory, "maa", "azure-samples-quotes", "oe-sdk", "enclave.info.debug.json");
 
-    private static (int Exit, string Out, string Err) Run(params string[] args)
-    {
-        using var stdout = new StringWriter();
-        using var stderr = new StringWriter();
-        var exit = VeriteeCommand.Run(args, stdout, stderr);
-        return (exit, stdout.ToString(), stderr.ToString());
-    }
+    private static (int Exit, string Out, string Err) Run(params string[] args) => CliRun.Run(args);
 
     [Fact]
     public void A_self_signed_service_is_trusted_with_ca_cert_only()

@@ -9,13 +9,7 @@ public sealed class AuditCliTests(CliServiceFixture service) : IClassFixture<Cli
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static (int Exit, string Out, string Err) Run(params string[] args)
-    {
-        using var stdout = new StringWriter();
-        using var stderr = new StringWriter();
-        var exit = VeriteeCommand.Run(args, stdout, stderr);
-        return (exit, stdout.ToString(), stderr.ToString());
-    }
+    private static (int Exit, string Out, string Err) Run(params string[] args) => CliRun.Run(args);
 
     private (int Exit, string Out, string Err) Admin(params string[] args) =>
         Run([.. args, "--endpoint", service.BaseUrl, "--admin-token", CliServiceFixture.AdminToken]);

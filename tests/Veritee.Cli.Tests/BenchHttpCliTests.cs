@@ -86,13 +86,7 @@ public sealed class BenchHttpCliTests : IDisposable
         return new RunningApp(app, url);
     }
 
-    private static (int Exit, string Output, string Error) Run(params string[] args)
-    {
-        using var stdout = new StringWriter();
-        using var stderr = new StringWriter();
-        var exit = VeriteeCommand.Run(args, stdout, stderr);
-        return (exit, stdout.ToString(), stderr.ToString());
-    }
+    private static (int Exit, string Output, string Error) Run(params string[] args) => CliRun.Run(args);
 
     private sealed record RunningApp(Microsoft.AspNetCore.Builder.WebApplication App, string Url) : IAsyncDisposable
     {

@@ -5,13 +5,7 @@ namespace Veritee.Cli.Tests;
 /// <summary><c>bench platforms</c>: attestations across many simulated platforms under one root, per platform count.</summary>
 public sealed class BenchPlatformsCliTests
 {
-    private static (int Exit, string Out, string Err) Run(params string[] args)
-    {
-        using var stdout = new StringWriter();
-        using var stderr = new StringWriter();
-        var exit = VeriteeCommand.Run(args, stdout, stderr);
-        return (exit, stdout.ToString(), stderr.ToString());
-    }
+    private static (int Exit, string Out, string Err) Run(params string[] args) => CliRun.Run(args);
 
     [Fact]
     public void Every_platform_count_gets_a_row_with_rates_memory_and_the_rs256_floor()

@@ -43,13 +43,7 @@ public class GenquoteCliTests(GenquoteFixture fixture) : IClassFixture<GenquoteF
 {
     private static readonly string[] Variants = ["debug", "release", "securityversion", "prodid"];
 
-    internal static (int Exit, string Out, string Err) Run(params string[] args)
-    {
-        using var stdout = new StringWriter();
-        using var stderr = new StringWriter();
-        var exit = VeriteeCommand.Run(args, stdout, stderr);
-        return (exit, stdout.ToString(), stderr.ToString());
-    }
+    internal static (int Exit, string Out, string Err) Run(params string[] args) => CliRun.Run(args);
 
     private string Temp(string name) => Path.Combine(fixture.Root, name + "-" + Guid.NewGuid().ToString("N"));
 

@@ -43,13 +43,7 @@ public sealed class PccsCliTests : IDisposable
 
     private string AnchorFile => Path.Combine(_dir, "anchor.pem");
 
-    private static (int Exit, string Out, string Err) Run(params string[] args)
-    {
-        using var stdout = new StringWriter();
-        using var stderr = new StringWriter();
-        var exit = VeriteeCommand.Run(args, stdout, stderr);
-        return (exit, stdout.ToString(), stderr.ToString());
-    }
+    private static (int Exit, string Out, string Err) Run(params string[] args) => CliRun.Run(args);
 
     private string Write(string name, string text)
     {

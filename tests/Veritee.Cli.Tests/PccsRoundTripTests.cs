@@ -107,13 +107,7 @@ public sealed class PccsRoundTripTests : IAsyncLifetime
 
     private string PckCertQuery => $"pckcert?qeid={QeId}&cpusvn={RawCpuSvn}&pcesvn={RawPceSvn}&pceid={PceId}";
 
-    private static (int Exit, string Out, string Err) Run(params string[] args)
-    {
-        using var stdout = new StringWriter();
-        using var stderr = new StringWriter();
-        var exit = VeriteeCommand.Run(args, stdout, stderr);
-        return (exit, stdout.ToString(), stderr.ToString());
-    }
+    private static (int Exit, string Out, string Err) Run(params string[] args) => CliRun.Run(args);
 
     /// <summary>Intel PCS as a loopback fake: the simulated platform's PCK certificate set and its collateral.</summary>
     private FakeHttp Pcs()

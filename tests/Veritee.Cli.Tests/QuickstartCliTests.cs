@@ -5,13 +5,7 @@ namespace Veritee.Cli.Tests;
 
 public class QuickstartCliTests
 {
-    private static (int Exit, string Out, string Err) Run(params string[] args)
-    {
-        using var stdout = new StringWriter();
-        using var stderr = new StringWriter();
-        var exit = VeriteeCommand.Run(args, stdout, stderr);
-        return (exit, stdout.ToString(), stderr.ToString());
-    }
+    private static (int Exit, string Out, string Err) Run(params string[] args) => CliRun.Run(args);
 
     /// <summary>The temporary folder the first step names.</summary>
     private static string Folder(string output) => Regex.Match(output, @"\(SQLite in (?<dir>\S+), simulation on\)").Groups["dir"].Value;

@@ -149,14 +149,7 @@ public sealed class ServeCliTests(FreshServe fresh) : IClassFixture<FreshServe>,
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
     /// <summary>Runs the command in process; a start-up that should have been refused but serves instead fails the test.</summary>
-    private static (int Exit, string Out, string Err) Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        var run = Task.Run(() => VeriteeCommand.Run(args, stdout, stderr));
-        Assert.True(run.Wait(TimeSpan.FromSeconds(60)), "serve started instead of refusing: " + stdout + stderr);
-        return (run.Result, stdout.ToString(), stderr.ToString());
-    }
+    private static (int Exit, string Out, string Err) Run(params string[] args) => CliRun.RunRefusedServe(args);
 
     private string Kek(UnixFileMode mode)
     {

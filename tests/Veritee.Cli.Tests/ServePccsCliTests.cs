@@ -7,14 +7,7 @@ public sealed class ServePccsCliTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static (int Exit, string Out, string Err) Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        var run = Task.Run(() => VeriteeCommand.Run(args, stdout, stderr));
-        Assert.True(run.Wait(TimeSpan.FromSeconds(60)), "serve started instead of refusing: " + stdout + stderr);
-        return (run.Result, stdout.ToString(), stderr.ToString());
-    }
+    private static (int Exit, string Out, string Err) Run(params string[] args) => CliRun.RunRefusedServe(args);
 
     [Theory]
     [InlineData("--pccs sometimes", "--pccs must be off, lazy, req or offline, not 'sometimes'")]

@@ -155,13 +155,7 @@ public sealed class TdAttestCliTests(FakeTdxService service) : IClassFixture<Fak
         return path;
     }
 
-    private static (int Exit, string Out, string Err) Run(params string[] args)
-    {
-        using var stdout = new StringWriter();
-        using var stderr = new StringWriter();
-        var exit = VeriteeCommand.Run(args, stdout, stderr);
-        return (exit, stdout.ToString(), stderr.ToString());
-    }
+    private static (int Exit, string Out, string Err) Run(params string[] args) => CliRun.Run(args);
 
     private (int Exit, string Out, string Err) Attest(string file, params string[] extra) =>
         Run(["attest", file, "--endpoint", service.BaseUrl, "--at", At, .. extra]);

@@ -23,13 +23,7 @@ public sealed class TokenCliTests : IDisposable
 
     private string P(string name) => Path.Combine(_dir, name);
 
-    private static (int Exit, string Out, string Err) Run(params string[] args)
-    {
-        using var stdout = new StringWriter();
-        using var stderr = new StringWriter();
-        var exit = VeriteeCommand.Run(args, stdout, stderr);
-        return (exit, stdout.ToString(), stderr.ToString());
-    }
+    private static (int Exit, string Out, string Err) Run(params string[] args) => CliRun.Run(args);
 
     private static void AssertOneLineInputError((int Exit, string Out, string Err) r, string contains)
     {

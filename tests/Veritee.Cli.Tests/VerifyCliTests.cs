@@ -7,13 +7,7 @@ public class VerifyCliTests
 {
     private static readonly string Case = Vectors.DcapCase("sgx-v3-processorca-confsw-2025-07");
 
-    private static (int Exit, string Out, string Err) Run(params string[] args)
-    {
-        using var stdout = new StringWriter();
-        using var stderr = new StringWriter();
-        var exit = VeriteeCommand.Run(args, stdout, stderr);
-        return (exit, stdout.ToString(), stderr.ToString());
-    }
+    private static (int Exit, string Out, string Err) Run(params string[] args) => CliRun.Run(args);
 
     [Fact]
     public void Verified_quote_exits_0_with_the_json_contract()

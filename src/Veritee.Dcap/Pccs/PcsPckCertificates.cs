@@ -197,24 +197,7 @@ public static class PcsPckCertificates
     private static JsonElement Property(JsonElement obj, string name, string what) =>
         obj.TryGetProperty(name, out var value) ? value : throw new DcapFormatException($"{what}: \"{name}\" is missing");
 
-    private static string StringProperty(JsonElement obj, string name, string what)
-    {
-        var value = Property(obj, name, what);
-        if (value.ValueKind != JsonValueKind.String)
-        {
-            throw new DcapFormatException($"{what}.{name}: must be a string, got {value.ValueKind}");
-        }
-
-        try
-        {
-            return value.GetString()!;
-        }
-        catch (InvalidOperationException e)
-        {
-            // An escape such as \uD800 that names no character.
-            throw new DcapFormatException($"{what}.{name}: {e.Message}", e);
-        }
-    }
+    private static string StringProperty(JsonElement obj, string name, string what) => PccsJson.RequiredString(obj, name, what);
 
     private static long IntegerProperty(JsonElement obj, string name, string what, long max)
     {

@@ -206,11 +206,15 @@ internal static class PccsJson
     /// <summary>The string value; null when the property is absent or JSON null.</summary>
     public static string? OptionalString(JsonElement obj, string name, string what)
     {
-        if (!obj.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
-        {
-            return null;
-        }
+        return !obj.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null ? null : StringValue(value, name, what);
+    }
 
+    /// <summary>The string value; refused when the property is absent or not a string (JSON null included).</summary>
+    public static string RequiredString(JsonElement obj, string name, string what) =>
+        obj.TryGetProperty(name, out var value) ? StringValue(value, name, what) : throw new DcapFormatException($"{what}: \"{name}\" is missing");
+
+    private static string StringValue(JsonElement value, string name, string what)
+    {
         if (value.ValueKind != JsonValueKind.String)
         {
             throw new DcapFormatException($"{what}.{name}: must be a string, got {value.ValueKind}");
@@ -222,6 +226,7 @@ internal static class PccsJson
         }
         catch (InvalidOperationException e)
         {
+            // An escape such as \uD800 that names no character.
             throw new DcapFormatException($"{what}.{name}: {e.Message}", e);
         }
     }

@@ -404,7 +404,8 @@ public sealed class PcsCollateralSource : ICollateralSource
         }
     }
 
-    internal static CollateralFetchException StatusError(Uri url, HttpResponseMessage response)
+    /// <summary>The error for a non-success answer to <paramref name="verb"/> <paramref name="url"/>: status, Error-Code, Retry-After, and whether a retry may help.</summary>
+    internal static CollateralFetchException StatusError(Uri url, HttpResponseMessage response, string verb = "GET")
     {
         var status = response.StatusCode;
         var code = (int)status;
@@ -421,7 +422,7 @@ public sealed class PcsCollateralSource : ICollateralSource
             retryAfter = TimeSpan.Zero;
         }
 
-        var detail = new StringBuilder($"GET {url}: HTTP {code} {response.ReasonPhrase}");
+        var detail = new StringBuilder($"{verb} {url}: HTTP {code} {response.ReasonPhrase}");
         if (errorCode is not null || errorMessage is not null)
         {
             detail.Append(CultureInfo.InvariantCulture, $" (Error-Code: {errorCode ?? "-"}, Error-Message: {errorMessage ?? "-"})");

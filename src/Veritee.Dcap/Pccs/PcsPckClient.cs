@@ -275,18 +275,7 @@ public sealed class PcsPckClient
 
             if (!response.IsSuccessStatusCode)
             {
-                var error = PcsCollateralSource.StatusError(url, response);
-                throw new CollateralFetchException(verb + error.Message[3..], error)
-                {
-                    Failure = error.Failure,
-                    Url = url,
-                    StatusCode = error.StatusCode,
-                    ErrorCode = error.ErrorCode,
-                    ErrorMessage = error.ErrorMessage,
-                    RequestId = error.RequestId,
-                    RetryAfter = error.RetryAfter,
-                    IsTransient = error.IsTransient,
-                };
+                throw PcsCollateralSource.StatusError(url, response, verb);
             }
 
             var headers = new Received(response, requestId);

@@ -39,6 +39,7 @@ internal static class ServeCommand
         var rateBurst = new Option<int>("--rate-burst") { Description = "Requests one client may send at once above its rate (default: one second's worth)." };
         var maxConcurrency = new Option<int>("--max-concurrency") { Description = "Requests processed at once; 0: no limit.", DefaultValueFactory = _ => defaults.MaxConcurrentRequests };
         var maxQueue = new Option<int>("--max-queue") { Description = "Requests waiting for a slot beyond --max-concurrency before 429.", DefaultValueFactory = _ => defaults.MaxQueuedRequests };
+        var keyRefresh = new Option<double>("--key-refresh-interval") { Description = "Seconds between reads of the stored instance key, so that a key rolled with 'veritee store roll-key' is signed with without a restart.", DefaultValueFactory = _ => defaults.InstanceKeyRefreshInterval.TotalSeconds };
         var requestTimeout = new Option<double>("--request-timeout") { Description = "Seconds a request may take before 503 RequestTimeout; 0: no limit.", DefaultValueFactory = _ => defaults.RequestTimeout!.Value.TotalSeconds };
         var maxAttestBody = new Option<int>("--max-attest-body-kib") { Description = "Largest attestation request body in KiB.", DefaultValueFactory = _ => (int)(defaults.MaxRequestBodyBytes / 1024) };
         var maxManagementBody = new Option<int>("--max-management-body-kib") { Description = "Largest policy/certificate management request body in KiB.", DefaultValueFactory = _ => (int)(defaults.MaxManagementRequestBodyBytes / 1024) };
@@ -55,7 +56,7 @@ internal static class ServeCommand
         var command = new Command("serve", "Run the MAA-compatible attestation service (attest, policies, /certs, OpenID metadata).");
         var policyOptions = new ServePolicyOptions();
         var pccsOptions = new ServePccsOptions();
-        foreach (var option in new Option[] { urls, data, instance, storeKind, connection, trust, signers, admin, authority, audience, roles, acceptTcb, collateral, collateralService, rootCrl, fetchTimeout, pcsKey, simulation, platform, simulationCollateral, tlsCert, tlsKey, kekFile, instanceKey, instanceKeyPassword, rateLimit, rateBurst, maxConcurrency, maxQueue, requestTimeout, maxAttestBody, maxManagementBody, auditMaxRefused, trustedProxies, metrics, otlp, logLevel, logFormat })
+        foreach (var option in new Option[] { urls, data, instance, storeKind, connection, trust, signers, admin, authority, audience, roles, acceptTcb, collateral, collateralService, rootCrl, fetchTimeout, keyRefresh, pcsKey, simulation, platform, simulationCollateral, tlsCert, tlsKey, kekFile, instanceKey, instanceKeyPassword, rateLimit, rateBurst, maxConcurrency, maxQueue, requestTimeout, maxAttestBody, maxManagementBody, auditMaxRefused, trustedProxies, metrics, otlp, logLevel, logFormat })
         {
             command.Options.Add(option);
         }
@@ -158,6 +159,9 @@ internal static class ServeCommand
                 CollateralFetchTimeout = parse.GetValue(fetchTimeout) is var ft && ft > 0 && ft <= 600
                     ? TimeSpan.FromSeconds(ft)
                     : throw new CliException($"--collateral-fetch-timeout must be in (0, 600] seconds, not {ft}"),
+                InstanceKeyRefreshInterval = parse.GetValue(keyRefresh) is var kr && kr >= 1 && kr <= 86400
+                    ? TimeSpan.FromSeconds(kr)
+                    : throw new CliException($"--key-refresh-interval must be in [1, 86400] seconds, not {kr}"),
                 AdminAudience = parse.GetValue(audience),
                 AdminRoles = parse.GetValue(roles) ?? [],
                 AcceptedTcbStatuses = parse.GetValue(acceptTcb) is { } accepted ? ParseTcbStatuses(accepted) : null,

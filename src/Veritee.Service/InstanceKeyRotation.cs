@@ -9,6 +9,12 @@ namespace Veritee.Service;
 /// <param name="RetiredKekFile">Where the generated <c>DATA/key-encryption-key</c> was moved when it was the old key (it still opens backups taken before), else null.</param>
 public sealed record RekeyResult(string Kid, string? RetiredKekFile);
 
+/// <summary>What <see cref="VeriteeServer.RollInstanceKeyAsync"/> did.</summary>
+/// <param name="OldKid">The <c>kid</c> of the key taken out of service.</param>
+/// <param name="NewKid">The <c>kid</c> tokens are signed under from now on.</param>
+/// <param name="OldPublishedUntil">Until when <c>/certs</c> still publishes the old key; null when it was taken out at once.</param>
+public sealed record RollKeyResult(string OldKid, string NewKid, DateTimeOffset? OldPublishedUntil);
+
 public static partial class VeriteeServer
 {
     /// <summary>
@@ -29,6 +35,77 @@ public static partial class VeriteeServer
         }
 
         var kekFile = Path.Combine(options.DataDirectory, KeyEncryptionKeyFileName);
+        return await WithExistingStoreAsync(options, store => RekeyStoreAsync(store, options.KeyEncryptionKey, kekFile, newKek, now, cancellationToken), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Rolls the instance signing key (docs/operations.md, key rotation): a new RSA key and certificate for the same
+    /// instance replace the stored one, sealed under the same key-encryption key. The old key's certificate stays in
+    /// <c>/certs</c> for <paramref name="publishOldFor"/> so that tokens it signed keep validating; zero takes it out at
+    /// once (a leaked key). Running nodes sign with the new key once they read it from the store
+    /// (<see cref="ServiceOptions.InstanceKeyRefreshInterval"/>), without a restart. The swap is a compare-and-set on
+    /// the stored bytes, so a roll racing another roll or a rekey changes nothing. Throws
+    /// <see cref="InvalidOperationException"/> with the reason when the instance key is a mounted file, the store has
+    /// no sealed key, or the key-encryption key does not open it.
+    /// </summary>
+    public static async Task<RollKeyResult> RollInstanceKeyAsync(ServiceOptions options, TimeSpan publishOldFor, DateTimeOffset now, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentOutOfRangeException.ThrowIfLessThan(publishOldFor, TimeSpan.Zero);
+        if (options.InstanceKeyCertificate is not null)
+        {
+            throw new InvalidOperationException("the instance key is a mounted PKCS#12 file (--instance-key); roll it by mounting a new file on every node");
+        }
+
+        var kekFile = Path.Combine(options.DataDirectory, KeyEncryptionKeyFileName);
+        return await WithExistingStoreAsync(options, async store =>
+        {
+            var kek = options.KeyEncryptionKey ?? (File.Exists(kekFile)
+                ? ReadKekFile(kekFile)
+                : throw new InvalidOperationException("name the key-encryption key the instance key is sealed with (--key-encryption-key-file or $VERITEE_KEK); the data folder has no generated one"));
+            var stored = await SealedInstanceKeyAsync(store, cancellationToken).ConfigureAwait(false);
+            string oldKid;
+            string instance;
+            byte[] oldCertificate;
+            var plain = OpenSealed(stored.Pkcs8, kek, "the key-encryption key");
+            try
+            {
+                using var old = InstanceSigningKey.Load(plain, stored.Certificate);
+                oldKid = old.Kid;
+                oldCertificate = old.Certificate.RawData;
+                instance = old.Certificate.GetNameInfo(System.Security.Cryptography.X509Certificates.X509NameType.SimpleName, forIssuer: false);
+            }
+            finally
+            {
+                CryptographicOperations.ZeroMemory(plain);
+            }
+
+            using var fresh = InstanceSigningKey.Create(instance, now);
+            var pkcs8 = fresh.ExportPkcs8();
+            byte[] sealedKey;
+            try
+            {
+                sealedKey = InstanceKeyProtector.Seal(pkcs8, kek);
+            }
+            finally
+            {
+                CryptographicOperations.ZeroMemory(pkcs8);
+            }
+
+            DateTimeOffset? until = publishOldFor > TimeSpan.Zero ? now + publishOldFor : null;
+            var retired = until is { } end ? new RetiredInstanceKey(oldKid, oldCertificate, end) : null;
+            if (!await store.RollInstanceKeyAsync(new InstanceKeyRoll(stored.Pkcs8, sealedKey, fresh.Certificate.RawData, retired, now), cancellationToken).ConfigureAwait(false))
+            {
+                throw new InvalidOperationException("the stored instance key changed while it was being rolled (another roll or rekey?); nothing was changed by this one, check and retry");
+            }
+
+            return new RollKeyResult(oldKid, fresh.Kid, until);
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Runs <paramref name="action"/> on the store <paramref name="options"/> name, which must exist already (never created here).</summary>
+    private static async Task<T> WithExistingStoreAsync<T>(ServiceOptions options, Func<IServiceStore, Task<T>> action, CancellationToken cancellationToken)
+    {
         IServiceStore store;
         if (options.PostgresConnectionString is { } postgres)
         {
@@ -36,7 +113,7 @@ public static partial class VeriteeServer
         }
         else
         {
-            // Never create a store here: a rekey of a folder without one is a mistake in the path.
+            // A maintenance command on a folder without a store is a mistake in the path.
             var database = Path.Combine(options.DataDirectory, "veritee.db");
             store = File.Exists(database)
                 ? new SqliteServiceStore(database)
@@ -45,7 +122,8 @@ public static partial class VeriteeServer
 
         try
         {
-            return await RekeyStoreAsync(store, options.KeyEncryptionKey, kekFile, newKek, now, cancellationToken).ConfigureAwait(false);
+            await store.InitializeAsync(cancellationToken).ConfigureAwait(false);
+            return await action(store).ConfigureAwait(false);
         }
         finally
         {
@@ -53,6 +131,29 @@ public static partial class VeriteeServer
             {
                 await disposable.DisposeAsync().ConfigureAwait(false);
             }
+        }
+    }
+
+    /// <summary>The stored instance key, which must exist and be sealed.</summary>
+    private static async Task<(byte[] Pkcs8, byte[] Certificate)> SealedInstanceKeyAsync(IServiceStore store, CancellationToken cancellationToken)
+    {
+        var stored = await store.GetInstanceKeyAsync(cancellationToken).ConfigureAwait(false)
+            ?? throw new InvalidOperationException("the store has no instance key yet; start 'veritee serve' once to create it");
+        return InstanceKeyProtector.IsSealed(stored.Pkcs8)
+            ? stored
+            : throw new InvalidOperationException("the stored instance key is not sealed yet; start 'veritee serve' once with the current key-encryption key to seal it");
+    }
+
+    /// <summary>The clear PKCS#8 bytes of a sealed key (the caller zeroes them); the message names <paramref name="which"/> key failed.</summary>
+    private static byte[] OpenSealed(byte[] sealedKey, byte[] kek, string which)
+    {
+        try
+        {
+            return InstanceKeyProtector.Open(sealedKey, kek);
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new InvalidOperationException(which + " does not open the stored instance key: " + e.Message, e);
         }
     }
 
@@ -73,24 +174,8 @@ public static partial class VeriteeServer
             throw new InvalidOperationException("the new key-encryption key equals the old one");
         }
 
-        await store.InitializeAsync(cancellationToken).ConfigureAwait(false);
-        var stored = await store.GetInstanceKeyAsync(cancellationToken).ConfigureAwait(false)
-            ?? throw new InvalidOperationException("the store has no instance key yet; start 'veritee serve' once to create it");
-        if (!InstanceKeyProtector.IsSealed(stored.Pkcs8))
-        {
-            throw new InvalidOperationException("the stored instance key is not sealed yet; start 'veritee serve' once with the current key-encryption key to seal it");
-        }
-
-        byte[] plain;
-        try
-        {
-            plain = InstanceKeyProtector.Open(stored.Pkcs8, oldKek);
-        }
-        catch (InvalidOperationException e)
-        {
-            throw new InvalidOperationException("the old key-encryption key does not open the stored instance key: " + e.Message, e);
-        }
-
+        var stored = await SealedInstanceKeyAsync(store, cancellationToken).ConfigureAwait(false);
+        var plain = OpenSealed(stored.Pkcs8, oldKek, "the old key-encryption key");
         string kid;
         byte[] resealed;
         try

@@ -16,9 +16,21 @@ public sealed class InstanceSigningKey : IDisposable
     {
         Key = key;
         Certificate = certificate;
-        var pem = PemEncoding.WriteString("PUBLIC KEY", key.ExportSubjectPublicKeyInfo()) + "\n";
-        var bytes = Encoding.ASCII.GetBytes(pem + "\0");
-        Kid = Convert.ToBase64String(SHA256.HashData(bytes));
+        Kid = KidOfPublicKey(key.ExportSubjectPublicKeyInfo());
+    }
+
+    /// <summary>The kid of a SubjectPublicKeyInfo (DER).</summary>
+    private static string KidOfPublicKey(ReadOnlySpan<byte> subjectPublicKeyInfo)
+    {
+        var pem = PemEncoding.WriteString("PUBLIC KEY", subjectPublicKeyInfo) + "\n";
+        return Convert.ToBase64String(SHA256.HashData(Encoding.ASCII.GetBytes(pem + "\0")));
+    }
+
+    /// <summary>The kid of the key a certificate (DER) carries.</summary>
+    public static string KidOf(byte[] certificateDer)
+    {
+        using var certificate = X509CertificateLoader.LoadCertificate(certificateDer);
+        return KidOfPublicKey(certificate.PublicKey.ExportSubjectPublicKeyInfo());
     }
 
     /// <summary>The private key.</summary>
@@ -68,11 +80,14 @@ public sealed class InstanceSigningKey : IDisposable
     public byte[] ExportPkcs8() => Key.ExportPkcs8PrivateKey();
 
     /// <summary>The JWKS entry as MAA publishes it: only <c>x5c</c>, <c>kid</c>, <c>kty</c>.</summary>
-    public JsonObject Jwk() => new()
+    public JsonObject Jwk() => Jwk(Kid, Certificate.RawData);
+
+    /// <summary>The JWKS entry of a key known by its certificate (DER) alone: a key rolled out of service.</summary>
+    public static JsonObject Jwk(string kid, byte[] certificateDer) => new()
     {
-        ["kid"] = Kid,
+        ["kid"] = kid,
         ["kty"] = "RSA",
-        ["x5c"] = new JsonArray(Convert.ToBase64String(Certificate.RawData)),
+        ["x5c"] = new JsonArray(Convert.ToBase64String(certificateDer)),
     };
 
     /// <inheritdoc />

@@ -123,6 +123,12 @@ public sealed record ServiceOptions
     public byte[]? KeyEncryptionKey { get; init; }
 
     /// <summary>
+    /// How often a node reads the stored instance key to notice a roll (<c>veritee store roll-key</c>) made by another
+    /// process; the node signs with the new key from its next read on. Not used with <see cref="InstanceKeyCertificate"/>.
+    /// </summary>
+    public TimeSpan InstanceKeyRefreshInterval { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
     /// The instance signing key and certificate from a mounted PKCS#12 file instead of the store (every node mounts the
     /// same file). Its certificate's subject need not name the instance.
     /// </summary>

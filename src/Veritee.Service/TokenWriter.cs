@@ -7,12 +7,15 @@ using B64 = System.Buffers.Text.Base64Url;
 
 namespace Veritee.Service;
 
-/// <summary>Issues MAA-shaped JWTs: header <c>{"alg","jku","kid","typ"}</c>, canonical claims, RS256.</summary>
-public sealed class TokenWriter(InstanceSigningKey key, InstanceAddress instance)
+/// <summary>
+/// Issues MAA-shaped JWTs: header <c>{"alg","jku","kid","typ"}</c>, canonical claims, RS256, signed with the ring's
+/// signing key at the time of issue.
+/// </summary>
+public sealed class TokenWriter(InstanceKeyRing keys, InstanceAddress instance)
 {
-    /// <summary>Issues tokens under a fixed instance URL.</summary>
+    /// <summary>Issues tokens with one key under a fixed instance URL.</summary>
     public TokenWriter(InstanceSigningKey key, string instanceUrl)
-        : this(key, new InstanceAddress(instanceUrl))
+        : this(new InstanceKeyRing(key), new InstanceAddress(instanceUrl))
     {
     }
 
@@ -47,7 +50,8 @@ public sealed class TokenWriter(InstanceSigningKey key, InstanceAddress instance
         claims["iat"] = iat;
         claims["nbf"] = iat;
         claims["exp"] = iat + (long)lifetime.TotalSeconds;
-        var header = EncodedHeader(instanceUrl, unsigned);
+        var key = keys.Signing;
+        var header = EncodedHeader(instanceUrl, key.Kid, unsigned);
         var signatureBytes = unsigned ? 0 : key.Key.KeySize / 8;
         CanonicalJson.Serialize(claims, payload =>
         {
@@ -83,13 +87,13 @@ public sealed class TokenWriter(InstanceSigningKey key, InstanceAddress instance
     }
 
     /// <summary>
-    /// The encoded header for <paramref name="instanceUrl"/>: the same for every token until the instance URL changes
-    /// (it follows the listen address), so it is built once per URL and kind.
+    /// The encoded header for <paramref name="instanceUrl"/> and <paramref name="kid"/>: the same for every token until the
+    /// instance URL changes (it follows the listen address) or the key is rolled, so it is built once per URL, key and kind.
     /// </summary>
-    private byte[] EncodedHeader(string instanceUrl, bool unsigned)
+    private byte[] EncodedHeader(string instanceUrl, string kid, bool unsigned)
     {
         ref var slot = ref unsigned ? ref _unsignedHeader : ref _signedHeader;
-        if (Volatile.Read(ref slot) is { } cached && ReferenceEquals(cached.Url, instanceUrl))
+        if (Volatile.Read(ref slot) is { } cached && ReferenceEquals(cached.Url, instanceUrl) && ReferenceEquals(cached.Kid, kid))
         {
             return cached.Encoded;
         }
@@ -98,18 +102,18 @@ public sealed class TokenWriter(InstanceSigningKey key, InstanceAddress instance
         {
             ["alg"] = unsigned ? "none" : "RS256",
             ["jku"] = instanceUrl + "/certs",
-            ["kid"] = key.Kid,
+            ["kid"] = kid,
             ["typ"] = "JWT",
         };
         var encoded = Encoding.ASCII.GetBytes(Base64Url(CanonicalJson.Serialize(header)));
-        Volatile.Write(ref slot, new HeaderMemo(instanceUrl, encoded));
+        Volatile.Write(ref slot, new HeaderMemo(instanceUrl, kid, encoded));
         return encoded;
     }
 
     private HeaderMemo? _signedHeader;
     private HeaderMemo? _unsignedHeader;
 
-    private sealed record HeaderMemo(string Url, byte[] Encoded);
+    private sealed record HeaderMemo(string Url, string Kid, byte[] Encoded);
 
     /// <summary>Base64url without padding.</summary>
     public static string Base64Url(ReadOnlySpan<byte> bytes) => B64.EncodeToString(bytes);

@@ -72,6 +72,11 @@ public static partial class VeriteeServer
             throw new ArgumentException("the key-encryption key must be 32 bytes (AES-256)");
         }
 
+        if (options.InstanceKeyRefreshInterval <= TimeSpan.Zero)
+        {
+            throw new ArgumentException("the instance key refresh interval must be positive");
+        }
+
         // A shared store has no private folder to hold a generated key-encryption key, and the key is never stored in clear.
         if (options.PostgresConnectionString is not null && options.KeyEncryptionKey is null && options.InstanceKeyCertificate is null)
         {
@@ -156,8 +161,8 @@ public static partial class VeriteeServer
             }
         }
 
-        var key = options.InstanceKeyCertificate is { } mounted
-            ? InstanceSigningKey.FromCertificate(mounted)
+        var (key, kek) = options.InstanceKeyCertificate is { } mounted
+            ? (InstanceSigningKey.FromCertificate(mounted), null)
             : await LoadStoredKeyAsync(store, options, clock, notes, cancellationToken).ConfigureAwait(false);
 
         // Nodes sharing a store are one instance: a node configured with another URL would sign tokens under another
@@ -170,6 +175,8 @@ public static partial class VeriteeServer
             throw new InvalidOperationException($"the store's instance key was created for instance '{keyInstance}', but this node is configured as '{options.InstanceUrl}'; start it with --instance-url {keyInstance}, or use another data folder or database");
         }
 
+        // Keys rolled out of service stay in /certs until their time ends, across restarts too.
+        var keys = new InstanceKeyRing(key, kek is null ? [] : await store.GetRetiredInstanceKeysAsync(cancellationToken).ConfigureAwait(false));
         var tlsFiles = options.TlsCertificatePath is { } tlsPath ? new TlsCertificateReloader(tlsPath, options.TlsKeyPath) : null;
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls(opsPorts is null ? urls : urls + ";" + options.OpsUrls);
@@ -198,11 +205,16 @@ public static partial class VeriteeServer
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton<IServiceStore>(store);
         builder.Services.AddSingleton(new StoreProbe(store));
-        builder.Services.AddSingleton(key);
+        builder.Services.AddSingleton(keys);
+        if (kek is not null)
+        {
+            builder.Services.AddHostedService(sp => new InstanceKeyRefresher(store, keys, kek, options.InstanceKeyRefreshInterval, clock, sp.GetRequiredService<ILoggerFactory>().CreateLogger("Veritee.Service.InstanceKey")));
+        }
+
         builder.Services.AddSingleton(clock);
         var instanceAddress = new InstanceAddress(options.InstanceUrl);
         builder.Services.AddSingleton(instanceAddress);
-        builder.Services.AddSingleton(new TokenWriter(key, instanceAddress));
+        builder.Services.AddSingleton(new TokenWriter(keys, instanceAddress));
         var engine = new AttestationEngine(options, clock, new StoreCollateralCache(store), telemetry: telemetry);
         builder.Services.AddSingleton(engine);
         builder.Services.AddSingleton<PolicyCache>();
@@ -236,7 +248,7 @@ public static partial class VeriteeServer
     /// clear is sealed in place on start. Without a configured key-encryption key (SQLite only) the one in
     /// <c>DATA/key-encryption-key</c> is used, generated when the store has no sealed key yet.
     /// </summary>
-    private static async Task<InstanceSigningKey> LoadStoredKeyAsync(IServiceStore store, ServiceOptions options, TimeProvider clock, List<string> notes, CancellationToken cancellationToken)
+    private static async Task<(InstanceSigningKey Key, byte[]? Kek)> LoadStoredKeyAsync(IServiceStore store, ServiceOptions options, TimeProvider clock, List<string> notes, CancellationToken cancellationToken)
     {
         var kekFile = Path.Combine(options.DataDirectory, KeyEncryptionKeyFileName);
         var kek = options.KeyEncryptionKey;
@@ -285,7 +297,7 @@ public static partial class VeriteeServer
         var plain = InstanceKeyProtector.Open(sealedBytes, kek);
         try
         {
-            return InstanceSigningKey.Load(plain, certificate);
+            return (InstanceSigningKey.Load(plain, certificate), kek);
         }
         finally
         {
@@ -454,7 +466,7 @@ public static partial class VeriteeServer
     {
         var attestLimit = new BodySizeLimit(options.MaxRequestBodyBytes);
         var managementLimit = new BodySizeLimit(options.MaxManagementRequestBodyBytes);
-        app.MapGet("/certs", (HttpContext c, InstanceSigningKey key) => WriteJson(c, new JsonObject { ["keys"] = new JsonArray(key.Jwk()) })).DescribeCerts();
+        app.MapGet("/certs", (HttpContext c, InstanceKeyRing keys, TimeProvider clock) => WriteJson(c, new JsonObject { ["keys"] = keys.Keys(clock.GetUtcNow()) })).DescribeCerts();
         app.MapGet("/.well-known/openid-configuration", (HttpContext c, TokenWriter t) => WriteJson(c, OpenIdConfiguration(t.Issuer))).DescribeOpenIdConfiguration();
         app.MapPost("/attest/{type}", Attest).WithMetadata(attestLimit).DescribeAttest();
         app.MapGet("/tcbbaselines/{type}", GetTcbBaselines).DescribeTcbBaselines();

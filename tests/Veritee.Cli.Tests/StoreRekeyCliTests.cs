@@ -31,7 +31,7 @@ public sealed class StoreRekeyCliTests : IDisposable
         var app = await VeriteeServer.BuildAsync(new ServiceOptions { InstanceUrl = "https://attest.example", DataDirectory = data, KeyEncryptionKey = kek }, "http://127.0.0.1:0");
         await using (app.ConfigureAwait(false))
         {
-            return ((InstanceSigningKey)app.Services.GetService(typeof(InstanceSigningKey))!).Kid;
+            return ((InstanceKeyRing)app.Services.GetService(typeof(InstanceKeyRing))!).Signing.Kid;
         }
     }
 

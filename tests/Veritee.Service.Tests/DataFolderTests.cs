@@ -34,7 +34,7 @@ public sealed class DataFolderTests : IDisposable
         var app = await VeriteeServer.BuildAsync(options, "http://127.0.0.1:0");
         await using (app.ConfigureAwait(false))
         {
-            return ((InstanceSigningKey)app.Services.GetService(typeof(InstanceSigningKey))!).Kid;
+            return ((InstanceKeyRing)app.Services.GetService(typeof(InstanceKeyRing))!).Signing.Kid;
         }
     }
 

@@ -43,6 +43,10 @@ public sealed class CountingStore(IServiceStore inner) : IServiceStore
 
     public Task<bool> ReplaceInstanceKeyAsync(byte[] expected, byte[] replacement, CancellationToken cancellationToken) => inner.ReplaceInstanceKeyAsync(expected, replacement, cancellationToken);
 
+    public Task<bool> RollInstanceKeyAsync(InstanceKeyRoll roll, CancellationToken cancellationToken) => inner.RollInstanceKeyAsync(roll, cancellationToken);
+
+    public Task<IReadOnlyList<RetiredInstanceKey>> GetRetiredInstanceKeysAsync(CancellationToken cancellationToken) => inner.GetRetiredInstanceKeysAsync(cancellationToken);
+
     public Task<IReadOnlyList<byte[]>> GetSignersAsync(CancellationToken cancellationToken) => inner.GetSignersAsync(cancellationToken);
 
     public Task AddSignerAsync(string thumbprint, byte[] certificate, AuditRecord? audit, CancellationToken cancellationToken) => inner.AddSignerAsync(thumbprint, certificate, audit, cancellationToken);

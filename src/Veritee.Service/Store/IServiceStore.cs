@@ -56,6 +56,17 @@ public interface IServiceStore
     /// </summary>
     Task<bool> ReplaceInstanceKeyAsync(byte[] expected, byte[] replacement, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Replaces the instance signing key when its stored private key bytes still equal
+    /// <see cref="InstanceKeyRoll.ExpectedPkcs8"/>, and in the same transaction keeps the certificate of the key taken out
+    /// of service (when <see cref="InstanceKeyRoll.Retired"/> is given) and deletes retired certificates whose time in
+    /// <c>/certs</c> has ended. False, and nothing written, when another roll or rekey changed the key first.
+    /// </summary>
+    Task<bool> RollInstanceKeyAsync(InstanceKeyRoll roll, CancellationToken cancellationToken);
+
+    /// <summary>The certificates of keys rolled out of service, as the last roll left them (expired ones included until the next roll).</summary>
+    Task<IReadOnlyList<RetiredInstanceKey>> GetRetiredInstanceKeysAsync(CancellationToken cancellationToken);
+
     /// <summary>The policy-management (signer) certificates, DER, in the order they were added.</summary>
     Task<IReadOnlyList<byte[]>> GetSignersAsync(CancellationToken cancellationToken);
 
@@ -93,3 +104,17 @@ public interface IServiceStore
     /// <summary>Stores (replaces) a cached collateral bundle.</summary>
     Task PutCollateralAsync(string key, byte[][] parts, DateTimeOffset fetchedAt, CancellationToken cancellationToken);
 }
+
+/// <summary>A signing key rolled out of service: its certificate stays in <c>/certs</c> until <paramref name="PublishedUntil"/>, so tokens it signed still validate.</summary>
+/// <param name="Kid">The key's <c>kid</c>.</param>
+/// <param name="Certificate">Its self-signed certificate, DER (the private key is not kept).</param>
+/// <param name="PublishedUntil">When it leaves <c>/certs</c>.</param>
+public sealed record RetiredInstanceKey(string Kid, byte[] Certificate, DateTimeOffset PublishedUntil);
+
+/// <summary>One roll of the instance signing key, written by <see cref="IServiceStore.RollInstanceKeyAsync"/>.</summary>
+/// <param name="ExpectedPkcs8">The stored (sealed) private key bytes the roll replaces: the compare-and-set value.</param>
+/// <param name="Pkcs8">The new key, sealed.</param>
+/// <param name="Certificate">The new key's certificate, DER.</param>
+/// <param name="Retired">The old key's certificate and how long it stays published; null takes it out of <c>/certs</c> at once.</param>
+/// <param name="Now">The roll's time: retired certificates published until then or earlier are deleted.</param>
+public sealed record InstanceKeyRoll(byte[] ExpectedPkcs8, byte[] Pkcs8, byte[] Certificate, RetiredInstanceKey? Retired, DateTimeOffset Now);

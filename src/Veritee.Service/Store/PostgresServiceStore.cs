@@ -79,6 +79,12 @@ public sealed class PostgresServiceStore : IServiceStore, IAsyncDisposable
         """,
         // The PCCS tables (docs/pccs.md).
         Veritee.Service.Pccs.PccsStore.PostgresMigration,
+        """
+        CREATE TABLE veritee_retired_instance_keys (
+            kid TEXT PRIMARY KEY,
+            certificate BYTEA NOT NULL,
+            published_until BIGINT NOT NULL)
+        """,
     ];
 
     private readonly NpgsqlDataSource _source;
@@ -226,6 +232,60 @@ public sealed class PostgresServiceStore : IServiceStore, IAsyncDisposable
         command.Parameters.AddWithValue(replacement);
         command.Parameters.AddWithValue(expected);
         return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1;
+    }
+
+    /// <inheritdoc />
+    public async Task<bool> RollInstanceKeyAsync(InstanceKeyRoll roll, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(roll);
+        await using var connection = await _source.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await using (var swap = new NpgsqlCommand("UPDATE veritee_instance_key SET pkcs8 = $1, certificate = $2 WHERE id = 1 AND pkcs8 = $3", connection, transaction))
+        {
+            swap.Parameters.AddWithValue(roll.Pkcs8);
+            swap.Parameters.AddWithValue(roll.Certificate);
+            swap.Parameters.AddWithValue(roll.ExpectedPkcs8);
+            if (await swap.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) != 1)
+            {
+                await transaction.RollbackAsync(cancellationToken).ConfigureAwait(false);
+                return false;
+            }
+        }
+
+        await using (var prune = new NpgsqlCommand("DELETE FROM veritee_retired_instance_keys WHERE published_until <= $1", connection, transaction))
+        {
+            prune.Parameters.AddWithValue(roll.Now.ToUnixTimeSeconds());
+            await prune.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        if (roll.Retired is { } retired)
+        {
+            await using var keep = new NpgsqlCommand("""
+                INSERT INTO veritee_retired_instance_keys (kid, certificate, published_until) VALUES ($1, $2, $3)
+                ON CONFLICT (kid) DO UPDATE SET certificate = excluded.certificate, published_until = excluded.published_until
+                """, connection, transaction);
+            keep.Parameters.AddWithValue(retired.Kid);
+            keep.Parameters.AddWithValue(retired.Certificate);
+            keep.Parameters.AddWithValue(retired.PublishedUntil.ToUnixTimeSeconds());
+            await keep.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return true;
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<RetiredInstanceKey>> GetRetiredInstanceKeysAsync(CancellationToken cancellationToken)
+    {
+        await using var command = _source.CreateCommand("SELECT kid, certificate, published_until FROM veritee_retired_instance_keys ORDER BY published_until DESC, kid");
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var result = new List<RetiredInstanceKey>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            result.Add(new RetiredInstanceKey(reader.GetString(0), (byte[])reader[1], DateTimeOffset.FromUnixTimeSeconds(reader.GetInt64(2))));
+        }
+
+        return result;
     }
 
     /// <inheritdoc />

@@ -59,6 +59,12 @@ public sealed class SqliteServiceStore : IServiceStore
         """,
         // The PCCS tables (docs/pccs.md).
         Veritee.Service.Pccs.PccsStore.SqliteMigration,
+        """
+        CREATE TABLE retired_instance_keys (
+            kid TEXT PRIMARY KEY,
+            certificate BLOB NOT NULL,
+            published_until INTEGER NOT NULL)
+        """,
     ];
 
     private const string AuditColumns = "id, time, operation, attestation_type, caller, signer, trust_model, old_policy_hash, new_policy_hash, certificate_thumbprint, outcome, error_code, request_id, client";
@@ -262,6 +268,75 @@ public sealed class SqliteServiceStore : IServiceStore
         command.Parameters.AddWithValue("$new", replacement);
         command.Parameters.AddWithValue("$old", expected);
         return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1;
+    }
+
+    /// <inheritdoc />
+    public async Task<bool> RollInstanceKeyAsync(InstanceKeyRoll roll, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(roll);
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using (var pragma = connection.CreateCommand())
+        {
+            // The old sealed key's bytes are zeroed, not left in the file's free pages.
+            pragma.CommandText = "PRAGMA secure_delete = ON";
+            await pragma.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await using (var swap = connection.CreateCommand())
+        {
+            swap.Transaction = transaction;
+            swap.CommandText = "UPDATE instance_key SET pkcs8 = $new, certificate = $cert WHERE id = 1 AND pkcs8 = $old";
+            swap.Parameters.AddWithValue("$new", roll.Pkcs8);
+            swap.Parameters.AddWithValue("$cert", roll.Certificate);
+            swap.Parameters.AddWithValue("$old", roll.ExpectedPkcs8);
+            if (await swap.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) != 1)
+            {
+                await transaction.RollbackAsync(cancellationToken).ConfigureAwait(false);
+                return false;
+            }
+        }
+
+        await using (var prune = connection.CreateCommand())
+        {
+            prune.Transaction = transaction;
+            prune.CommandText = "DELETE FROM retired_instance_keys WHERE published_until <= $now";
+            prune.Parameters.AddWithValue("$now", roll.Now.ToUnixTimeSeconds());
+            await prune.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        if (roll.Retired is { } retired)
+        {
+            await using var keep = connection.CreateCommand();
+            keep.Transaction = transaction;
+            keep.CommandText = """
+                INSERT INTO retired_instance_keys (kid, certificate, published_until) VALUES ($kid, $cert, $until)
+                ON CONFLICT (kid) DO UPDATE SET certificate = excluded.certificate, published_until = excluded.published_until
+                """;
+            keep.Parameters.AddWithValue("$kid", retired.Kid);
+            keep.Parameters.AddWithValue("$cert", retired.Certificate);
+            keep.Parameters.AddWithValue("$until", retired.PublishedUntil.ToUnixTimeSeconds());
+            await keep.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return true;
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<RetiredInstanceKey>> GetRetiredInstanceKeysAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT kid, certificate, published_until FROM retired_instance_keys ORDER BY published_until DESC, kid";
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var result = new List<RetiredInstanceKey>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            result.Add(new RetiredInstanceKey(reader.GetString(0), (byte[])reader[1], DateTimeOffset.FromUnixTimeSeconds(reader.GetInt64(2))));
+        }
+
+        return result;
     }
 
     /// <inheritdoc />

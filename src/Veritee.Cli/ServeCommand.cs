@@ -161,7 +161,7 @@ internal static class ServeCommand
                     : throw new CliException($"--collateral-fetch-timeout must be in (0, 600] seconds, not {ft}"),
                 InstanceKeyRefreshInterval = parse.GetValue(keyRefresh) is var kr && kr >= 1 && kr <= 86400
                     ? TimeSpan.FromSeconds(kr)
-                    : throw new CliException($"--key-refresh-interval must be in [1, 86400] seconds, not {kr}"),
+                    : throw new CliException($"--key-refresh-interval must be in [1, 86400] seconds, not {kr.ToString(System.Globalization.CultureInfo.InvariantCulture)}"),
                 AdminAudience = parse.GetValue(audience),
                 AdminRoles = parse.GetValue(roles) ?? [],
                 AcceptedTcbStatuses = parse.GetValue(acceptTcb) is { } accepted ? ParseTcbStatuses(accepted) : null,

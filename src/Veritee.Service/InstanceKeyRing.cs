@@ -18,13 +18,19 @@ public sealed class InstanceKeyRing : IDisposable
     private readonly List<InstanceSigningKey> _owned = [];
     private Generation _current;
 
-    /// <summary>A ring of <paramref name="signing"/> and the certificates of <paramref name="retired"/> keys.</summary>
+    /// <summary>
+    /// A ring of <paramref name="signing"/> and the <paramref name="retired"/> keys it signed (entries it did not sign are
+    /// left out: <see cref="Rejected"/> names them).
+    /// </summary>
     public InstanceKeyRing(InstanceSigningKey signing, IReadOnlyList<RetiredInstanceKey>? retired = null)
     {
         ArgumentNullException.ThrowIfNull(signing);
         _owned.Add(signing);
         _current = Build(signing, retired ?? []);
     }
+
+    /// <summary>The kids of stored entries the last update left out because the signing key did not sign them.</summary>
+    public IReadOnlyList<string> Rejected => Volatile.Read(ref _current).Rejected;
 
     /// <summary>The key new tokens are signed with.</summary>
     public InstanceSigningKey Signing => Volatile.Read(ref _current).Signing;
@@ -68,12 +74,64 @@ public sealed class InstanceKeyRing : IDisposable
 
     private static Generation Build(InstanceSigningKey signing, IReadOnlyList<RetiredInstanceKey> retired)
     {
-        // The kid comes from the certificate, not from the row, so /certs cannot publish a kid that names another key.
-        var published = retired
-            .Select(r => (Kid: InstanceSigningKey.KidOf(r.Certificate), r.Certificate, r.PublishedUntil))
-            .Where(r => !string.Equals(r.Kid, signing.Kid, StringComparison.Ordinal))
-            .ToArray();
-        return new Generation(signing, published);
+        var published = new List<(string, byte[], DateTimeOffset)>();
+        var rejected = new List<string>();
+        foreach (var entry in retired)
+        {
+            if (!VerifyRetired(signing, entry))
+            {
+                rejected.Add(entry.Kid);
+                continue;
+            }
+
+            // The kid comes from the certificate, so /certs cannot publish a kid that names another key.
+            var kid = InstanceSigningKey.KidOf(entry.Certificate);
+            if (!string.Equals(kid, signing.Kid, StringComparison.Ordinal))
+            {
+                published.Add((kid, entry.Certificate, entry.PublishedUntil));
+            }
+        }
+
+        return new Generation(signing, [.. published], rejected);
+    }
+
+    /// <summary>
+    /// The entry for a key rolled out of service, signed by <paramref name="signer"/> (the key in force after the roll).
+    /// Nodes publish only entries their signing key signed: the store alone cannot add a key to <c>/certs</c>.
+    /// </summary>
+    public static RetiredInstanceKey SignRetired(InstanceSigningKey signer, string kid, byte[] certificate, DateTimeOffset publishedUntil)
+    {
+        ArgumentNullException.ThrowIfNull(signer);
+        ArgumentNullException.ThrowIfNull(certificate);
+        var until = DateTimeOffset.FromUnixTimeSeconds(publishedUntil.ToUnixTimeSeconds());
+        var signature = signer.Key.SignData(RetiredSigningInput(kid, certificate, until), HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        return new RetiredInstanceKey(kid, certificate, until, signature);
+    }
+
+    /// <summary>True when <paramref name="signer"/> signed <paramref name="entry"/> as it stands.</summary>
+    public static bool VerifyRetired(InstanceSigningKey signer, RetiredInstanceKey entry)
+    {
+        ArgumentNullException.ThrowIfNull(signer);
+        ArgumentNullException.ThrowIfNull(entry);
+        return signer.Key.VerifyData(RetiredSigningInput(entry.Kid, entry.Certificate, entry.PublishedUntil), entry.Signature, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+    }
+
+    /// <summary>A domain tag, then the kid, the end time and the certificate, each length-delimited, so no two entries share an input.</summary>
+    private static byte[] RetiredSigningInput(string kid, byte[] certificate, DateTimeOffset until)
+    {
+        var tag = "veritee retired instance key v1\n"u8;
+        var kidBytes = System.Text.Encoding.UTF8.GetBytes(kid);
+        var input = new byte[tag.Length + 4 + kidBytes.Length + 8 + 4 + certificate.Length];
+        var span = input.AsSpan();
+        tag.CopyTo(span);
+        span = span[tag.Length..];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(span, kidBytes.Length);
+        kidBytes.CopyTo(span[4..]);
+        span = span[(4 + kidBytes.Length)..];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt64BigEndian(span, until.ToUnixTimeSeconds());
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(span[8..], certificate.Length);
+        certificate.CopyTo(span[12..]);
+        return input;
     }
 
     /// <inheritdoc />
@@ -90,13 +148,14 @@ public sealed class InstanceKeyRing : IDisposable
         }
     }
 
-    private sealed record Generation(InstanceSigningKey Signing, (string Kid, byte[] Certificate, DateTimeOffset Until)[] Retired);
+    private sealed record Generation(InstanceSigningKey Signing, (string Kid, byte[] Certificate, DateTimeOffset Until)[] Retired, IReadOnlyList<string> Rejected);
 }
 
 /// <summary>
 /// Reads the stored instance key every <paramref name="interval"/>; when another process rolled it (its certificate
 /// changed), opens the new key with this node's key-encryption key and signs with it from then on. A failure keeps the
-/// key in force and is logged: a node never stops signing because the store was briefly unreachable.
+/// key in force and is logged: a node never stops signing because the store was briefly unreachable. Rolled-out keys
+/// the signing key did not sign are left out of <c>/certs</c> and logged.
 /// </summary>
 internal sealed partial class InstanceKeyRefresher(IServiceStore store, InstanceKeyRing ring, byte[] kek, TimeSpan interval, TimeProvider clock, ILogger logger) : BackgroundService
 {
@@ -163,7 +222,16 @@ internal sealed partial class InstanceKeyRefresher(IServiceStore store, Instance
         {
             LogRolled(logger, current.Kid, rolled.Kid);
         }
+
+        if (ring.Rejected.Count > 0)
+        {
+            // Names from the store, so bounded before they reach a log.
+            LogRejected(logger, string.Join(", ", ring.Rejected.Take(8).Select(k => k.Length <= 64 ? k : k[..64] + "…")));
+        }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "the store lists rolled-out keys the signing key did not sign; they are not published in /certs: {Kids}")]
+    private static partial void LogRejected(ILogger logger, string kids);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "instance key rolled: signing with kid {NewKid} instead of {OldKid}")]
     private static partial void LogRolled(ILogger logger, string oldKid, string newKid);

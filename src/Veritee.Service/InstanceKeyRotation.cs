@@ -64,42 +64,55 @@ public static partial class VeriteeServer
                 ? ReadKekFile(kekFile)
                 : throw new InvalidOperationException("name the key-encryption key the instance key is sealed with (--key-encryption-key-file or $VERITEE_KEK); the data folder has no generated one"));
             var stored = await SealedInstanceKeyAsync(store, cancellationToken).ConfigureAwait(false);
-            string oldKid;
-            string instance;
-            byte[] oldCertificate;
             var plain = OpenSealed(stored.Pkcs8, kek, "the key-encryption key");
+            InstanceSigningKey old;
             try
             {
-                using var old = InstanceSigningKey.Load(plain, stored.Certificate);
-                oldKid = old.Kid;
-                oldCertificate = old.Certificate.RawData;
-                instance = old.Certificate.GetNameInfo(System.Security.Cryptography.X509Certificates.X509NameType.SimpleName, forIssuer: false);
+                old = InstanceSigningKey.Load(plain, stored.Certificate);
             }
             finally
             {
                 CryptographicOperations.ZeroMemory(plain);
             }
 
-            using var fresh = InstanceSigningKey.Create(instance, now);
-            var pkcs8 = fresh.ExportPkcs8();
-            byte[] sealedKey;
-            try
+            using (old)
             {
-                sealedKey = InstanceKeyProtector.Seal(pkcs8, kek);
-            }
-            finally
-            {
-                CryptographicOperations.ZeroMemory(pkcs8);
-            }
+                var instance = old.Certificate.GetNameInfo(System.Security.Cryptography.X509Certificates.X509NameType.SimpleName, forIssuer: false);
+                using var fresh = InstanceSigningKey.Create(instance, now);
+                var pkcs8 = fresh.ExportPkcs8();
+                byte[] sealedKey;
+                try
+                {
+                    sealedKey = InstanceKeyProtector.Seal(pkcs8, kek);
+                }
+                finally
+                {
+                    CryptographicOperations.ZeroMemory(pkcs8);
+                }
 
-            DateTimeOffset? until = publishOldFor > TimeSpan.Zero ? now + publishOldFor : null;
-            var retired = until is { } end ? new RetiredInstanceKey(oldKid, oldCertificate, end) : null;
-            if (!await store.RollInstanceKeyAsync(new InstanceKeyRoll(stored.Pkcs8, sealedKey, fresh.Certificate.RawData, retired, now), cancellationToken).ConfigureAwait(false))
-            {
-                throw new InvalidOperationException("the stored instance key changed while it was being rolled (another roll or rekey?); nothing was changed by this one, check and retry");
-            }
+                // Keys rolled out before keep their time if the old key signed them; every entry is signed anew by the new key.
+                DateTimeOffset? until = publishOldFor > TimeSpan.Zero ? DateTimeOffset.FromUnixTimeSeconds((now + publishOldFor).ToUnixTimeSeconds()) : null;
+                var published = new List<RetiredInstanceKey>();
+                if (until is { } end)
+                {
+                    published.Add(InstanceKeyRing.SignRetired(fresh, old.Kid, old.Certificate.RawData, end));
+                }
 
-            return new RollKeyResult(oldKid, fresh.Kid, until);
+                foreach (var earlier in await store.GetRetiredInstanceKeysAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    if (earlier.PublishedUntil > now && InstanceKeyRing.VerifyRetired(old, earlier) && !string.Equals(earlier.Kid, old.Kid, StringComparison.Ordinal))
+                    {
+                        published.Add(InstanceKeyRing.SignRetired(fresh, earlier.Kid, earlier.Certificate, earlier.PublishedUntil));
+                    }
+                }
+
+                if (!await store.RollInstanceKeyAsync(new InstanceKeyRoll(stored.Pkcs8, sealedKey, fresh.Certificate.RawData, published), cancellationToken).ConfigureAwait(false))
+                {
+                    throw new InvalidOperationException("the stored instance key changed while it was being rolled (another roll or rekey?); nothing was changed by this one, check and retry");
+                }
+
+                return new RollKeyResult(old.Kid, fresh.Kid, until);
+            }
         }, cancellationToken).ConfigureAwait(false);
     }
 

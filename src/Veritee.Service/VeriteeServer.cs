@@ -177,6 +177,11 @@ public static partial class VeriteeServer
 
         // Keys rolled out of service stay in /certs until their time ends, across restarts too.
         var keys = new InstanceKeyRing(key, kek is null ? [] : await store.GetRetiredInstanceKeysAsync(cancellationToken).ConfigureAwait(false));
+        if (keys.Rejected.Count > 0)
+        {
+            notes.Add($"the store lists {keys.Rejected.Count} rolled-out key(s) the signing key did not sign; they are not published in /certs (was the store written to without Veritee?)");
+        }
+
         var tlsFiles = options.TlsCertificatePath is { } tlsPath ? new TlsCertificateReloader(tlsPath, options.TlsKeyPath) : null;
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls(opsPorts is null ? urls : urls + ";" + options.OpsUrls);

@@ -131,6 +131,63 @@ public sealed class InstanceKeyRollStoreTests(PostgresFixture postgres) : IDispo
     }
 
     [Fact]
+    public async Task Rolled_out_keys_the_signing_key_did_not_sign_are_never_published()
+    {
+        var kek = RandomNumberGenerator.GetBytes(32);
+        var k1 = Assert.Single(await PublishedKids(Sqlite(kek), Now));
+        var roll = await VeriteeServer.RollInstanceKeyAsync(Sqlite(kek), TimeSpan.FromHours(1), Now);
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+
+        // Someone who can write to the store but holds no key: keeps the key row, rewrites the list of rolled-out keys.
+        var store = new Veritee.Service.Store.SqliteServiceStore(Path.Combine(_folder, "veritee.db"));
+        var row = (await store.GetInstanceKeyAsync(CancellationToken.None))!.Value;
+        var genuine = Assert.Single(await store.GetRetiredInstanceKeysAsync(CancellationToken.None));
+        using var intruder = InstanceSigningKey.Create("https://attest.example", Now);
+        var forged = InstanceKeyRing.SignRetired(intruder, intruder.Kid, intruder.Certificate.RawData, Now.AddHours(1));
+        var extended = genuine with { PublishedUntil = Now.AddYears(1) };
+        Assert.True(await store.RollInstanceKeyAsync(new Veritee.Service.Store.InstanceKeyRoll(row.Pkcs8, row.Pkcs8, row.Certificate, [genuine with { Kid = "k1-copy" }, forged]), CancellationToken.None));
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        Assert.Equal([roll.NewKid], await PublishedKids(Sqlite(kek), Now));
+
+        Assert.True(await store.RollInstanceKeyAsync(new Veritee.Service.Store.InstanceKeyRoll(row.Pkcs8, row.Pkcs8, row.Certificate, [extended]), CancellationToken.None));
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        Assert.Equal([roll.NewKid], await PublishedKids(Sqlite(kek), Now));
+
+        // The genuine entry put back is published again, for its own time only.
+        Assert.True(await store.RollInstanceKeyAsync(new Veritee.Service.Store.InstanceKeyRoll(row.Pkcs8, row.Pkcs8, row.Certificate, [genuine]), CancellationToken.None));
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        Assert.Equal([roll.NewKid, k1], await PublishedKids(Sqlite(kek), Now));
+        Assert.Equal([roll.NewKid], await PublishedKids(Sqlite(kek), Now.AddHours(2)));
+    }
+
+    [Fact]
+    public void A_retired_entry_verifies_only_as_signed()
+    {
+        using var signer = InstanceSigningKey.Create("https://attest.example", Now);
+        using var other = InstanceSigningKey.Create("https://attest.example", Now);
+        var entry = InstanceKeyRing.SignRetired(signer, other.Kid, other.Certificate.RawData, Now.AddHours(8));
+        Assert.True(InstanceKeyRing.VerifyRetired(signer, entry));
+        Assert.False(InstanceKeyRing.VerifyRetired(other, entry));
+        Assert.False(InstanceKeyRing.VerifyRetired(signer, entry with { Kid = entry.Kid + "x" }));
+        Assert.False(InstanceKeyRing.VerifyRetired(signer, entry with { PublishedUntil = entry.PublishedUntil.AddSeconds(1) }));
+        Assert.False(InstanceKeyRing.VerifyRetired(signer, entry with { Signature = entry.Signature[..^1] }));
+        Assert.False(InstanceKeyRing.VerifyRetired(signer, entry with { Signature = [] }));
+        for (var i = 0; i < entry.Certificate.Length; i += 97)
+        {
+            var flipped = (byte[])entry.Certificate.Clone();
+            flipped[i] ^= 0x01;
+            Assert.False(InstanceKeyRing.VerifyRetired(signer, entry with { Certificate = flipped }));
+        }
+
+        for (var i = 0; i < entry.Signature.Length; i += 13)
+        {
+            var flipped = (byte[])entry.Signature.Clone();
+            flipped[i] ^= 0x80;
+            Assert.False(InstanceKeyRing.VerifyRetired(signer, entry with { Signature = flipped }));
+        }
+    }
+
+    [Fact]
     public async Task A_generated_key_encryption_key_is_found_in_the_data_folder()
     {
         var k1 = Assert.Single(await PublishedKids(Sqlite(null), Now));

@@ -171,46 +171,51 @@ public abstract class StoreContractTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_key_roll_swaps_the_key_only_from_the_expected_bytes_and_keeps_old_certificates_until_their_time_ends()
+    public async Task A_key_roll_swaps_the_key_only_from_the_expected_bytes_and_replaces_the_retired_list_with_it()
     {
         var t0 = DateTimeOffset.FromUnixTimeSeconds(1_790_000_000);
         var ct = CancellationToken.None;
         var other = OpenAnother();
+        RetiredInstanceKey Retired(string kid, byte cert, int hours, byte sig) => new(kid, [cert], t0.AddHours(hours), [sig, sig]);
         try
         {
             await Store.InsertInstanceKeyIfAbsentAsync([1, 1], [0xC1], ct);
+            Assert.Empty(await Store.GetRetiredInstanceKeysAsync(ct));
 
             // A stale expected value (another roll or a rekey came first) writes nothing at all.
-            Assert.False(await other.RollInstanceKeyAsync(new InstanceKeyRoll([9], [2, 2], [0xC2], new RetiredInstanceKey("k1", [0xC1], t0.AddHours(1)), t0), ct));
+            Assert.False(await other.RollInstanceKeyAsync(new InstanceKeyRoll([9], [2, 2], [0xC2], [Retired("k1", 0xC1, 1, 7)]), ct));
             var unchanged = (await Store.GetInstanceKeyAsync(ct))!.Value;
             Assert.Equal([1, 1], unchanged.Pkcs8);
             Assert.Equal([0xC1], unchanged.Certificate);
             Assert.Empty(await Store.GetRetiredInstanceKeysAsync(ct));
 
-            Assert.True(await other.RollInstanceKeyAsync(new InstanceKeyRoll([1, 1], [2, 2], [0xC2], new RetiredInstanceKey("k1", [0xC1], t0.AddHours(1)), t0), ct));
+            Assert.True(await other.RollInstanceKeyAsync(new InstanceKeyRoll([1, 1], [2, 2], [0xC2], [Retired("k1", 0xC1, 1, 7)]), ct));
             var rolled = (await Store.GetInstanceKeyAsync(ct))!.Value;
             Assert.Equal([2, 2], rolled.Pkcs8);
             Assert.Equal([0xC2], rolled.Certificate);
             var kept = Assert.Single(await Store.GetRetiredInstanceKeysAsync(ct));
             Assert.Equal(("k1", t0.AddHours(1)), (kept.Kid, kept.PublishedUntil));
             Assert.Equal([0xC1], kept.Certificate);
+            Assert.Equal([7, 7], kept.Signature);
 
-            // Within k1's time, a second roll keeps both; the newest time comes first.
-            Assert.True(await Store.RollInstanceKeyAsync(new InstanceKeyRoll([2, 2], [3, 3], [0xC3], new RetiredInstanceKey("k2", [0xC2], t0.AddHours(9)), t0.AddMinutes(30)), ct));
-            Assert.Equal(["k2", "k1"], (await other.GetRetiredInstanceKeysAsync(ct)).Select(r => r.Kid));
+            // The list is replaced whole (entries signed anew); the latest time comes first.
+            Assert.True(await Store.RollInstanceKeyAsync(new InstanceKeyRoll([2, 2], [3, 3], [0xC3], [Retired("k1", 0xC1, 1, 8), Retired("k2", 0xC2, 9, 8)]), ct));
+            var both = await other.GetRetiredInstanceKeysAsync(ct);
+            Assert.Equal(["k2", "k1"], both.Select(r => r.Kid));
+            Assert.All(both, r => Assert.Equal([8, 8], r.Signature));
 
-            // After k1's time, a roll that takes its own old key out at once (a leak) leaves only k2.
-            Assert.True(await Store.RollInstanceKeyAsync(new InstanceKeyRoll([3, 3], [4, 4], [0xC4], null, t0.AddHours(1)), ct));
-            Assert.Equal(["k2"], (await other.GetRetiredInstanceKeysAsync(ct)).Select(r => r.Kid));
+            Assert.True(await Store.RollInstanceKeyAsync(new InstanceKeyRoll([3, 3], [4, 4], [0xC4], []), ct));
+            Assert.Empty(await other.GetRetiredInstanceKeysAsync(ct));
             Assert.Equal([4, 4], (await other.GetInstanceKeyAsync(ct))!.Value.Pkcs8);
 
             // Two rolls from the same key: exactly one wins.
-            var both = await Task.WhenAll(
-                Task.Run(() => Store.RollInstanceKeyAsync(new InstanceKeyRoll([4, 4], [5, 5], [0xC5], null, t0.AddHours(2)), ct)),
-                Task.Run(() => other.RollInstanceKeyAsync(new InstanceKeyRoll([4, 4], [6, 6], [0xC6], null, t0.AddHours(2)), ct)));
-            Assert.Single(both, won => won);
+            var results = await Task.WhenAll(
+                Task.Run(() => Store.RollInstanceKeyAsync(new InstanceKeyRoll([4, 4], [5, 5], [0xC5], [Retired("k4", 0xC4, 2, 5)]), ct)),
+                Task.Run(() => other.RollInstanceKeyAsync(new InstanceKeyRoll([4, 4], [6, 6], [0xC6], [Retired("k4", 0xC4, 3, 6)]), ct)));
+            Assert.Single(results, won => won);
             var final = (await Store.GetInstanceKeyAsync(ct))!.Value;
-            Assert.Equal(both[0] ? new byte[] { 0xC5 } : new byte[] { 0xC6 }, final.Certificate);
+            Assert.Equal(results[0] ? new byte[] { 0xC5 } : new byte[] { 0xC6 }, final.Certificate);
+            Assert.Equal(results[0] ? new byte[] { 5, 5 } : new byte[] { 6, 6 }, Assert.Single(await Store.GetRetiredInstanceKeysAsync(ct)).Signature);
         }
         finally
         {

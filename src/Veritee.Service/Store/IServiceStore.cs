@@ -58,13 +58,13 @@ public interface IServiceStore
 
     /// <summary>
     /// Replaces the instance signing key when its stored private key bytes still equal
-    /// <see cref="InstanceKeyRoll.ExpectedPkcs8"/>, and in the same transaction keeps the certificate of the key taken out
-    /// of service (when <see cref="InstanceKeyRoll.Retired"/> is given) and deletes retired certificates whose time in
-    /// <c>/certs</c> has ended. False, and nothing written, when another roll or rekey changed the key first.
+    /// <see cref="InstanceKeyRoll.ExpectedPkcs8"/>, and in the same transaction replaces the list of keys rolled out of
+    /// service with <see cref="InstanceKeyRoll.Retired"/>. False, and nothing written, when another roll or a rekey
+    /// changed the key first.
     /// </summary>
     Task<bool> RollInstanceKeyAsync(InstanceKeyRoll roll, CancellationToken cancellationToken);
 
-    /// <summary>The certificates of keys rolled out of service, as the last roll left them (expired ones included until the next roll).</summary>
+    /// <summary>The keys rolled out of service, as the last roll wrote them (their signatures are checked by the reader).</summary>
     Task<IReadOnlyList<RetiredInstanceKey>> GetRetiredInstanceKeysAsync(CancellationToken cancellationToken);
 
     /// <summary>The policy-management (signer) certificates, DER, in the order they were added.</summary>
@@ -105,16 +105,20 @@ public interface IServiceStore
     Task PutCollateralAsync(string key, byte[][] parts, DateTimeOffset fetchedAt, CancellationToken cancellationToken);
 }
 
-/// <summary>A signing key rolled out of service: its certificate stays in <c>/certs</c> until <paramref name="PublishedUntil"/>, so tokens it signed still validate.</summary>
+/// <summary>
+/// A signing key rolled out of service: its certificate stays in <c>/certs</c> until <paramref name="PublishedUntil"/>,
+/// so tokens it signed still validate. The entry is signed by the instance key in force, so that a write to the store
+/// without that key cannot put a key of its own into <c>/certs</c>.
+/// </summary>
 /// <param name="Kid">The key's <c>kid</c>.</param>
 /// <param name="Certificate">Its self-signed certificate, DER (the private key is not kept).</param>
-/// <param name="PublishedUntil">When it leaves <c>/certs</c>.</param>
-public sealed record RetiredInstanceKey(string Kid, byte[] Certificate, DateTimeOffset PublishedUntil);
+/// <param name="PublishedUntil">When it leaves <c>/certs</c> (whole seconds).</param>
+/// <param name="Signature">RS256 by the instance key in force over the other three (<c>InstanceKeyRing.SignRetired</c>).</param>
+public sealed record RetiredInstanceKey(string Kid, byte[] Certificate, DateTimeOffset PublishedUntil, byte[] Signature);
 
 /// <summary>One roll of the instance signing key, written by <see cref="IServiceStore.RollInstanceKeyAsync"/>.</summary>
 /// <param name="ExpectedPkcs8">The stored (sealed) private key bytes the roll replaces: the compare-and-set value.</param>
 /// <param name="Pkcs8">The new key, sealed.</param>
 /// <param name="Certificate">The new key's certificate, DER.</param>
-/// <param name="Retired">The old key's certificate and how long it stays published; null takes it out of <c>/certs</c> at once.</param>
-/// <param name="Now">The roll's time: retired certificates published until then or earlier are deleted.</param>
-public sealed record InstanceKeyRoll(byte[] ExpectedPkcs8, byte[] Pkcs8, byte[] Certificate, RetiredInstanceKey? Retired, DateTimeOffset Now);
+/// <param name="Retired">Every key still published after the roll, signed by the new key; it replaces the stored list.</param>
+public sealed record InstanceKeyRoll(byte[] ExpectedPkcs8, byte[] Pkcs8, byte[] Certificate, IReadOnlyList<RetiredInstanceKey> Retired);

@@ -83,7 +83,8 @@ public sealed class PostgresServiceStore : IServiceStore, IAsyncDisposable
         CREATE TABLE veritee_retired_instance_keys (
             kid TEXT PRIMARY KEY,
             certificate BYTEA NOT NULL,
-            published_until BIGINT NOT NULL)
+            published_until BIGINT NOT NULL,
+            signature BYTEA NOT NULL)
         """,
     ];
 
@@ -252,21 +253,18 @@ public sealed class PostgresServiceStore : IServiceStore, IAsyncDisposable
             }
         }
 
-        await using (var prune = new NpgsqlCommand("DELETE FROM veritee_retired_instance_keys WHERE published_until <= $1", connection, transaction))
+        await using (var clear = new NpgsqlCommand("DELETE FROM veritee_retired_instance_keys", connection, transaction))
         {
-            prune.Parameters.AddWithValue(roll.Now.ToUnixTimeSeconds());
-            await prune.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            await clear.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
 
-        if (roll.Retired is { } retired)
+        foreach (var retired in roll.Retired)
         {
-            await using var keep = new NpgsqlCommand("""
-                INSERT INTO veritee_retired_instance_keys (kid, certificate, published_until) VALUES ($1, $2, $3)
-                ON CONFLICT (kid) DO UPDATE SET certificate = excluded.certificate, published_until = excluded.published_until
-                """, connection, transaction);
+            await using var keep = new NpgsqlCommand("INSERT INTO veritee_retired_instance_keys (kid, certificate, published_until, signature) VALUES ($1, $2, $3, $4)", connection, transaction);
             keep.Parameters.AddWithValue(retired.Kid);
             keep.Parameters.AddWithValue(retired.Certificate);
             keep.Parameters.AddWithValue(retired.PublishedUntil.ToUnixTimeSeconds());
+            keep.Parameters.AddWithValue(retired.Signature);
             await keep.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
 
@@ -277,12 +275,12 @@ public sealed class PostgresServiceStore : IServiceStore, IAsyncDisposable
     /// <inheritdoc />
     public async Task<IReadOnlyList<RetiredInstanceKey>> GetRetiredInstanceKeysAsync(CancellationToken cancellationToken)
     {
-        await using var command = _source.CreateCommand("SELECT kid, certificate, published_until FROM veritee_retired_instance_keys ORDER BY published_until DESC, kid");
+        await using var command = _source.CreateCommand("SELECT kid, certificate, published_until, signature FROM veritee_retired_instance_keys ORDER BY published_until DESC, kid");
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         var result = new List<RetiredInstanceKey>();
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            result.Add(new RetiredInstanceKey(reader.GetString(0), (byte[])reader[1], DateTimeOffset.FromUnixTimeSeconds(reader.GetInt64(2))));
+            result.Add(new RetiredInstanceKey(reader.GetString(0), (byte[])reader[1], DateTimeOffset.FromUnixTimeSeconds(reader.GetInt64(2)), (byte[])reader[3]));
         }
 
         return result;

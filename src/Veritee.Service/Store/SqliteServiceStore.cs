@@ -63,7 +63,8 @@ public sealed class SqliteServiceStore : IServiceStore
         CREATE TABLE retired_instance_keys (
             kid TEXT PRIMARY KEY,
             certificate BLOB NOT NULL,
-            published_until INTEGER NOT NULL)
+            published_until INTEGER NOT NULL,
+            signature BLOB NOT NULL)
         """,
     ];
 
@@ -297,25 +298,22 @@ public sealed class SqliteServiceStore : IServiceStore
             }
         }
 
-        await using (var prune = connection.CreateCommand())
+        await using (var clear = connection.CreateCommand())
         {
-            prune.Transaction = transaction;
-            prune.CommandText = "DELETE FROM retired_instance_keys WHERE published_until <= $now";
-            prune.Parameters.AddWithValue("$now", roll.Now.ToUnixTimeSeconds());
-            await prune.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            clear.Transaction = transaction;
+            clear.CommandText = "DELETE FROM retired_instance_keys";
+            await clear.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
 
-        if (roll.Retired is { } retired)
+        foreach (var retired in roll.Retired)
         {
             await using var keep = connection.CreateCommand();
             keep.Transaction = transaction;
-            keep.CommandText = """
-                INSERT INTO retired_instance_keys (kid, certificate, published_until) VALUES ($kid, $cert, $until)
-                ON CONFLICT (kid) DO UPDATE SET certificate = excluded.certificate, published_until = excluded.published_until
-                """;
+            keep.CommandText = "INSERT INTO retired_instance_keys (kid, certificate, published_until, signature) VALUES ($kid, $cert, $until, $sig)";
             keep.Parameters.AddWithValue("$kid", retired.Kid);
             keep.Parameters.AddWithValue("$cert", retired.Certificate);
             keep.Parameters.AddWithValue("$until", retired.PublishedUntil.ToUnixTimeSeconds());
+            keep.Parameters.AddWithValue("$sig", retired.Signature);
             await keep.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
 
@@ -328,12 +326,12 @@ public sealed class SqliteServiceStore : IServiceStore
     {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT kid, certificate, published_until FROM retired_instance_keys ORDER BY published_until DESC, kid";
+        command.CommandText = "SELECT kid, certificate, published_until, signature FROM retired_instance_keys ORDER BY published_until DESC, kid";
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         var result = new List<RetiredInstanceKey>();
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            result.Add(new RetiredInstanceKey(reader.GetString(0), (byte[])reader[1], DateTimeOffset.FromUnixTimeSeconds(reader.GetInt64(2))));
+            result.Add(new RetiredInstanceKey(reader.GetString(0), (byte[])reader[1], DateTimeOffset.FromUnixTimeSeconds(reader.GetInt64(2)), (byte[])reader[3]));
         }
 
         return result;

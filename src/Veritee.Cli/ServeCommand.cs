@@ -39,7 +39,7 @@ internal static class ServeCommand
         var rateBurst = new Option<int>("--rate-burst") { Description = "Requests one client may send at once above its rate (default: one second's worth)." };
         var maxConcurrency = new Option<int>("--max-concurrency") { Description = "Requests processed at once; 0: no limit.", DefaultValueFactory = _ => defaults.MaxConcurrentRequests };
         var maxQueue = new Option<int>("--max-queue") { Description = "Requests waiting for a slot beyond --max-concurrency before 429.", DefaultValueFactory = _ => defaults.MaxQueuedRequests };
-        var keyRefresh = new Option<double>("--key-refresh-interval") { Description = "Seconds between reads of the stored instance key, so that a key rolled with 'veritee store roll-key' is signed with without a restart.", DefaultValueFactory = _ => defaults.InstanceKeyRefreshInterval.TotalSeconds };
+        var keyRefresh = new Option<double>("--key-refresh-interval") { Description = "Seconds between reads of the stored instance key (1-300), so that a key rolled with 'veritee store roll-key' is signed with without a restart.", DefaultValueFactory = _ => defaults.InstanceKeyRefreshInterval.TotalSeconds };
         var requestTimeout = new Option<double>("--request-timeout") { Description = "Seconds a request may take before 503 RequestTimeout; 0: no limit.", DefaultValueFactory = _ => defaults.RequestTimeout!.Value.TotalSeconds };
         var maxAttestBody = new Option<int>("--max-attest-body-kib") { Description = "Largest attestation request body in KiB.", DefaultValueFactory = _ => (int)(defaults.MaxRequestBodyBytes / 1024) };
         var maxManagementBody = new Option<int>("--max-management-body-kib") { Description = "Largest policy/certificate management request body in KiB.", DefaultValueFactory = _ => (int)(defaults.MaxManagementRequestBodyBytes / 1024) };
@@ -159,9 +159,9 @@ internal static class ServeCommand
                 CollateralFetchTimeout = parse.GetValue(fetchTimeout) is var ft && ft > 0 && ft <= 600
                     ? TimeSpan.FromSeconds(ft)
                     : throw new CliException($"--collateral-fetch-timeout must be in (0, 600] seconds, not {ft}"),
-                InstanceKeyRefreshInterval = parse.GetValue(keyRefresh) is var kr && kr >= 1 && kr <= 86400
+                InstanceKeyRefreshInterval = parse.GetValue(keyRefresh) is var kr && kr >= 1 && kr <= 300
                     ? TimeSpan.FromSeconds(kr)
-                    : throw new CliException($"--key-refresh-interval must be in [1, 86400] seconds, not {kr.ToString(System.Globalization.CultureInfo.InvariantCulture)}"),
+                    : throw new CliException($"--key-refresh-interval must be in [1, 300] seconds, not {kr.ToString(System.Globalization.CultureInfo.InvariantCulture)}"),
                 AdminAudience = parse.GetValue(audience),
                 AdminRoles = parse.GetValue(roles) ?? [],
                 AcceptedTcbStatuses = parse.GetValue(acceptTcb) is { } accepted ? ParseTcbStatuses(accepted) : null,

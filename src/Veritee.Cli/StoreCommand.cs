@@ -56,7 +56,8 @@ internal static class StoreCommand
         var command = new Command(
             "roll-key",
             "Replace the instance signing key with a new one, sealed under the same key-encryption key. Running nodes read the store and sign with the new key " +
-            "within their key refresh interval (serve --key-refresh-interval, default 30 s), without a restart; /certs publishes the new key and, for --publish-old-hours, the old one. " +
+            "within their key refresh interval (serve --key-refresh-interval, default 30 s), without a restart; /certs publishes the new key and, for --publish-old-hours, the old one " +
+            "(0: the old key and every key rolled out before leave /certs at once; for a leaked key, also rekey). " +
             "Not for a mounted --instance-key file. Exit 0 rolled, 2 input error (no store, wrong key-encryption key, a concurrent roll or rekey).");
         store.AddTo(command);
         command.Options.Add(publishOld);
@@ -81,7 +82,12 @@ internal static class StoreCommand
             io.Out.WriteLine($"store roll-key: new tokens are signed with kid {result.NewKid}; running nodes switch at their next key refresh.");
             io.Out.WriteLine(result.OldPublishedUntil is { } until
                 ? $"store roll-key: the old key (kid {result.OldKid}) stays in /certs until {until.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture)}."
-                : $"store roll-key: the old key (kid {result.OldKid}) is out of /certs now: tokens it signed fail validation once relying parties fetch /certs again.");
+                : $"store roll-key: the old key (kid {result.OldKid}) is out of /certs now, and so is every key rolled out before: tokens they signed fail validation once relying parties fetch /certs again. If the key leaked, rekey too (veritee store rekey) and destroy the old key-encryption key.");
+            if (result.StillPublished.Count > 0)
+            {
+                io.Out.WriteLine($"store roll-key: keys rolled out before that stay in /certs for their own time: {string.Join(", ", result.StillPublished)}.");
+            }
+
             return ExitCodes.Ok;
         }));
         return command;

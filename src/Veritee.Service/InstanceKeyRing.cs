@@ -32,6 +32,15 @@ public sealed class InstanceKeyRing : IDisposable
     /// <summary>The kids of stored entries the last update left out because the signing key did not sign them.</summary>
     public IReadOnlyList<string> Rejected => Volatile.Read(ref _current).Rejected;
 
+    /// <summary>True when <paramref name="kid"/> names a key this ring signed with before the current one.</summary>
+    internal bool HeldBefore(string kid)
+    {
+        lock (_gate)
+        {
+            return !string.Equals(kid, Signing.Kid, StringComparison.Ordinal) && _owned.Any(k => string.Equals(k.Kid, kid, StringComparison.Ordinal));
+        }
+    }
+
     /// <summary>The key new tokens are signed with.</summary>
     public InstanceSigningKey Signing => Volatile.Read(ref _current).Signing;
 
@@ -175,11 +184,21 @@ internal sealed partial class InstanceKeyRefresher(IServiceStore store, Instance
         }
     }
 
-    /// <summary>One read of the store: the retired list always, the key only when its certificate changed.</summary>
+    /// <summary>
+    /// One read of the store: the retired list always, the key only when its certificate changed. The key is read
+    /// before and after the list; when a roll landed between the reads, nothing changes until the next read, so a
+    /// list is never checked against the key it was not signed by.
+    /// </summary>
     internal async Task RefreshAsync(CancellationToken cancellationToken)
     {
         var stored = await store.GetInstanceKeyAsync(cancellationToken).ConfigureAwait(false);
         var retired = await store.GetRetiredInstanceKeysAsync(cancellationToken).ConfigureAwait(false);
+        var again = await store.GetInstanceKeyAsync(cancellationToken).ConfigureAwait(false);
+        if (stored is null || again is null || !stored.Value.Certificate.AsSpan().SequenceEqual(again.Value.Certificate))
+        {
+            return;
+        }
+
         InstanceSigningKey? rolled = null;
         var current = ring.Signing;
         if (stored is { } row && !row.Certificate.AsSpan().SequenceEqual(current.Certificate.RawData))
@@ -214,6 +233,15 @@ internal sealed partial class InstanceKeyRefresher(IServiceStore store, Instance
             {
                 rolled.Dispose();
                 throw new InvalidOperationException($"the rolled instance key was created for instance '{instance}', not '{was}'");
+            }
+
+            // A roll only moves forward: going back to a key rolled away from (a restored backup, or a write without
+            // Veritee putting back a leaked key) is refused.
+            if (ring.HeldBefore(rolled.Kid))
+            {
+                var kid = rolled.Kid;
+                rolled.Dispose();
+                throw new InvalidOperationException($"the store's instance key is kid {kid}, a key this node rolled away from; refusing to go back to it (a store restored from a backup, or written without Veritee?)");
             }
         }
 

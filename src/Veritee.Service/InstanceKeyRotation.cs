@@ -13,7 +13,8 @@ public sealed record RekeyResult(string Kid, string? RetiredKekFile);
 /// <param name="OldKid">The <c>kid</c> of the key taken out of service.</param>
 /// <param name="NewKid">The <c>kid</c> tokens are signed under from now on.</param>
 /// <param name="OldPublishedUntil">Until when <c>/certs</c> still publishes the old key; null when it was taken out at once.</param>
-public sealed record RollKeyResult(string OldKid, string NewKid, DateTimeOffset? OldPublishedUntil);
+/// <param name="StillPublished">Keys rolled out before that stay in <c>/certs</c> for their own time (none after a roll for a leaked key).</param>
+public sealed record RollKeyResult(string OldKid, string NewKid, DateTimeOffset? OldPublishedUntil, IReadOnlyList<string> StillPublished);
 
 public static partial class VeriteeServer
 {
@@ -63,41 +64,57 @@ public static partial class VeriteeServer
             var kek = options.KeyEncryptionKey ?? (File.Exists(kekFile)
                 ? ReadKekFile(kekFile)
                 : throw new InvalidOperationException("name the key-encryption key the instance key is sealed with (--key-encryption-key-file or $VERITEE_KEK); the data folder has no generated one"));
-            var stored = await SealedInstanceKeyAsync(store, cancellationToken).ConfigureAwait(false);
-            var plain = OpenSealed(stored.Pkcs8, kek, "the key-encryption key");
-            InstanceSigningKey old;
             try
             {
-                old = InstanceSigningKey.Load(plain, stored.Certificate);
+                return await RollStoreAsync(store, kek, publishOldFor, now, cancellationToken).ConfigureAwait(false);
             }
             finally
             {
-                CryptographicOperations.ZeroMemory(plain);
+                if (!ReferenceEquals(kek, options.KeyEncryptionKey))
+                {
+                    CryptographicOperations.ZeroMemory(kek);
+                }
+            }
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task<RollKeyResult> RollStoreAsync(IServiceStore store, byte[] kek, TimeSpan publishOldFor, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var stored = await SealedInstanceKeyAsync(store, cancellationToken).ConfigureAwait(false);
+        var plain = OpenSealed(stored.Pkcs8, kek, "the key-encryption key");
+        InstanceSigningKey old;
+        try
+        {
+            old = InstanceSigningKey.Load(plain, stored.Certificate);
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(plain);
+        }
+
+        using (old)
+        {
+            var instance = old.Certificate.GetNameInfo(System.Security.Cryptography.X509Certificates.X509NameType.SimpleName, forIssuer: false);
+            using var fresh = InstanceSigningKey.Create(instance, now);
+            var pkcs8 = fresh.ExportPkcs8();
+            byte[] sealedKey;
+            try
+            {
+                sealedKey = InstanceKeyProtector.Seal(pkcs8, kek);
+            }
+            finally
+            {
+                CryptographicOperations.ZeroMemory(pkcs8);
             }
 
-            using (old)
+            // A routine roll keeps the keys rolled out before for their time, when the old key signed them, and signs
+            // every entry anew with the new key. A roll for a leaked key carries nothing over: whoever holds the old
+            // key could have signed entries of their own into the list.
+            DateTimeOffset? until = publishOldFor > TimeSpan.Zero ? DateTimeOffset.FromUnixTimeSeconds((now + publishOldFor).ToUnixTimeSeconds()) : null;
+            var published = new List<RetiredInstanceKey>();
+            if (until is { } end)
             {
-                var instance = old.Certificate.GetNameInfo(System.Security.Cryptography.X509Certificates.X509NameType.SimpleName, forIssuer: false);
-                using var fresh = InstanceSigningKey.Create(instance, now);
-                var pkcs8 = fresh.ExportPkcs8();
-                byte[] sealedKey;
-                try
-                {
-                    sealedKey = InstanceKeyProtector.Seal(pkcs8, kek);
-                }
-                finally
-                {
-                    CryptographicOperations.ZeroMemory(pkcs8);
-                }
-
-                // Keys rolled out before keep their time if the old key signed them; every entry is signed anew by the new key.
-                DateTimeOffset? until = publishOldFor > TimeSpan.Zero ? DateTimeOffset.FromUnixTimeSeconds((now + publishOldFor).ToUnixTimeSeconds()) : null;
-                var published = new List<RetiredInstanceKey>();
-                if (until is { } end)
-                {
-                    published.Add(InstanceKeyRing.SignRetired(fresh, old.Kid, old.Certificate.RawData, end));
-                }
-
+                published.Add(InstanceKeyRing.SignRetired(fresh, old.Kid, old.Certificate.RawData, end));
                 foreach (var earlier in await store.GetRetiredInstanceKeysAsync(cancellationToken).ConfigureAwait(false))
                 {
                     if (earlier.PublishedUntil > now && InstanceKeyRing.VerifyRetired(old, earlier) && !string.Equals(earlier.Kid, old.Kid, StringComparison.Ordinal))
@@ -105,15 +122,15 @@ public static partial class VeriteeServer
                         published.Add(InstanceKeyRing.SignRetired(fresh, earlier.Kid, earlier.Certificate, earlier.PublishedUntil));
                     }
                 }
-
-                if (!await store.RollInstanceKeyAsync(new InstanceKeyRoll(stored.Pkcs8, sealedKey, fresh.Certificate.RawData, published), cancellationToken).ConfigureAwait(false))
-                {
-                    throw new InvalidOperationException("the stored instance key changed while it was being rolled (another roll or rekey?); nothing was changed by this one, check and retry");
-                }
-
-                return new RollKeyResult(old.Kid, fresh.Kid, until);
             }
-        }, cancellationToken).ConfigureAwait(false);
+
+            if (!await store.RollInstanceKeyAsync(new InstanceKeyRoll(stored.Pkcs8, sealedKey, fresh.Certificate.RawData, published), cancellationToken).ConfigureAwait(false))
+            {
+                throw new InvalidOperationException("the stored instance key changed while it was being rolled (another roll or rekey?); nothing was changed by this one, check and retry");
+            }
+
+            return new RollKeyResult(old.Kid, fresh.Kid, until, [.. published.Skip(1).Select(r => r.Kid)]);
+        }
     }
 
     /// <summary>Runs <paramref name="action"/> on the store <paramref name="options"/> name, which must exist already (never created here).</summary>

@@ -124,7 +124,7 @@ public sealed record ServiceOptions
 
     /// <summary>
     /// How often a node reads the stored instance key to notice a roll (<c>veritee store roll-key</c>) made by another
-    /// process; the node signs with the new key from its next read on. Not used with <see cref="InstanceKeyCertificate"/>.
+    /// process; the node signs with the new key from its next read on. At most 5 minutes. Not used with <see cref="InstanceKeyCertificate"/>.
     /// </summary>
     public TimeSpan InstanceKeyRefreshInterval { get; init; } = TimeSpan.FromSeconds(30);
 

@@ -72,9 +72,10 @@ public static partial class VeriteeServer
             throw new ArgumentException("the key-encryption key must be 32 bytes (AES-256)");
         }
 
-        if (options.InstanceKeyRefreshInterval <= TimeSpan.Zero)
+        // At most 5 minutes, so the default 15-minute margin of a roll covers nodes that have not read the new key yet.
+        if (options.InstanceKeyRefreshInterval <= TimeSpan.Zero || options.InstanceKeyRefreshInterval > TimeSpan.FromMinutes(5))
         {
-            throw new ArgumentException("the instance key refresh interval must be positive");
+            throw new ArgumentException("the instance key refresh interval must be positive and at most 5 minutes");
         }
 
         // A shared store has no private folder to hold a generated key-encryption key, and the key is never stored in clear.
@@ -177,7 +178,8 @@ public static partial class VeriteeServer
 
         // Keys rolled out of service stay in /certs until their time ends, across restarts too.
         var keys = new InstanceKeyRing(key, kek is null ? [] : await store.GetRetiredInstanceKeysAsync(cancellationToken).ConfigureAwait(false));
-        if (keys.Rejected.Count > 0)
+        var rolledMeanwhile = kek is not null && await store.GetInstanceKeyAsync(cancellationToken).ConfigureAwait(false) is { } now && !now.Certificate.AsSpan().SequenceEqual(key.Certificate.RawData);
+        if (keys.Rejected.Count > 0 && !rolledMeanwhile)
         {
             notes.Add($"the store lists {keys.Rejected.Count} rolled-out key(s) the signing key did not sign; they are not published in /certs (was the store written to without Veritee?)");
         }
@@ -227,6 +229,7 @@ public static partial class VeriteeServer
         builder.Services.AddServiceOpenApi(options);
         builder.Services.AddSingleton(sp => new AdminAuthorizer(options, clock, sp.GetRequiredService<ILoggerFactory>().CreateLogger("Veritee.Service.AdminAuthorizer")));
         var app = builder.Build();
+        app.Lifetime.ApplicationStopped.Register(keys.Dispose);
         instanceAddress.Attach(app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>().Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>());
         var startup = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Veritee.Service");
         foreach (var note in notes)
@@ -280,7 +283,7 @@ public static partial class VeriteeServer
 
                 if (await store.ReplaceInstanceKeyAsync(clear, InstanceKeyProtector.Seal(clear, kek), cancellationToken).ConfigureAwait(false))
                 {
-                    notes.Add("the instance key was stored in clear by an older Veritee and is now sealed with the key-encryption key; if a copy of the store may have been taken, rotate it (start with a new data folder or database)");
+                    notes.Add("the instance key was stored in clear by an older Veritee and is now sealed with the key-encryption key; if a copy of the store may have been taken, roll it ('veritee store roll-key --publish-old-hours 0') and rekey ('veritee store rekey')");
                 }
             }
 

@@ -2,6 +2,7 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
+using LogEntry = (string Category, Microsoft.Extensions.Logging.LogLevel Level, string Message, System.Collections.Generic.IReadOnlyList<System.Collections.Generic.KeyValuePair<string, object?>> Fields);
 
 namespace Veritee.Service.Tests;
 
@@ -75,17 +76,24 @@ public sealed class InstanceKeyRollTests(RollingKeyServiceFixture service) : ICl
         Assert.True(Jwt.VerifiesWith(second, after));
         Assert.Contains(service.Logs.Entries, e => e.Category == "Veritee.Service.InstanceKey" && e.Message.Contains(roll.NewKid, StringComparison.Ordinal));
 
-        // A key that may have leaked is taken out at once; the key rolled before keeps its time.
+        // A routine roll keeps the key rolled out before for its own time; the latest end time is listed first.
+        var routine = await VeriteeServer.RollInstanceKeyAsync(Admin, TimeSpan.FromHours(9), ServiceFixture.PinnedTime);
+        Assert.Equal([k1], routine.StillPublished);
+        var third = await TokenSignedWith(routine.NewKid);
+        Assert.Equal(routine.NewKid, Jwt.Header(third)["kid"]!.GetValue<string>());
+        Assert.Equal([routine.NewKid, roll.NewKid, k1], Kids(await CertsAsync()));
+
+        // A key that may have leaked is taken out at once, and with it every key it vouched for.
         var leak = await VeriteeServer.RollInstanceKeyAsync(Admin, TimeSpan.Zero, ServiceFixture.PinnedTime);
-        Assert.Equal(roll.NewKid, leak.OldKid);
+        Assert.Equal(routine.NewKid, leak.OldKid);
         Assert.Null(leak.OldPublishedUntil);
-        var third = await TokenSignedWith(leak.NewKid);
-        Assert.Equal(leak.NewKid, Jwt.Header(third)["kid"]!.GetValue<string>());
+        Assert.Empty(leak.StillPublished);
+        var fourth = await TokenSignedWith(leak.NewKid);
+        Assert.Equal(leak.NewKid, Jwt.Header(fourth)["kid"]!.GetValue<string>());
         var now = await CertsAsync();
-        Assert.Equal([leak.NewKid, k1], Kids(now));
-        Assert.DoesNotContain(roll.NewKid, Kids(now));
-        Assert.True(Jwt.VerifiesWith(third, now));
-        Assert.True(Jwt.VerifiesWith(first, now));
+        Assert.Equal([leak.NewKid], Kids(now));
+        Assert.True(Jwt.VerifiesWith(fourth, now));
+        Assert.ThrowsAny<InvalidOperationException>(() => Jwt.VerifiesWith(first, now));
     }
 }
 
@@ -158,6 +166,50 @@ public sealed class InstanceKeyRollStoreTests(PostgresFixture postgres) : IDispo
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         Assert.Equal([roll.NewKid, k1], await PublishedKids(Sqlite(kek), Now));
         Assert.Equal([roll.NewKid], await PublishedKids(Sqlite(kek), Now.AddHours(2)));
+    }
+
+    [Fact]
+    public async Task A_running_node_never_goes_back_to_a_key_it_rolled_away_from()
+    {
+        var kek = RandomNumberGenerator.GetBytes(32);
+        var logs = new CapturingLoggerProvider();
+        var app = await VeriteeServer.BuildAsync(Sqlite(kek) with { InstanceKeyRefreshInterval = TimeSpan.FromMilliseconds(100), LoggerProviders = [logs] }, "http://127.0.0.1:0");
+        try
+        {
+            await app.StartAsync();
+            var ring = (InstanceKeyRing)app.Services.GetService(typeof(InstanceKeyRing))!;
+            var store = new Veritee.Service.Store.SqliteServiceStore(Path.Combine(_folder, "veritee.db"));
+            var leaked = (await store.GetInstanceKeyAsync(CancellationToken.None))!.Value;
+            var k1 = ring.Signing.Kid;
+
+            var roll = await VeriteeServer.RollInstanceKeyAsync(Sqlite(kek), TimeSpan.Zero, Now);
+            var deadline = DateTime.UtcNow.AddSeconds(10);
+            while (ring.Signing.Kid != roll.NewKid && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(50);
+            }
+
+            Assert.Equal(roll.NewKid, ring.Signing.Kid);
+
+            // The rolled-away key's sealed row written back (from a backup, say): the node keeps the new key.
+            var current = (await store.GetInstanceKeyAsync(CancellationToken.None))!.Value;
+            Assert.True(await store.RollInstanceKeyAsync(new Veritee.Service.Store.InstanceKeyRoll(current.Pkcs8, leaked.Pkcs8, leaked.Certificate, []), CancellationToken.None));
+            static bool Refused(LogEntry e) => e.Category == "Veritee.Service.InstanceKey" && e.Message.Contains("a key this node rolled away from", StringComparison.Ordinal);
+            deadline = DateTime.UtcNow.AddSeconds(10);
+            while (!logs.Entries.Any(Refused) && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(50);
+            }
+
+            Assert.Contains(k1, logs.Entries.First(Refused).Message, StringComparison.Ordinal);
+            Assert.Equal(roll.NewKid, ring.Signing.Kid);
+            Assert.Equal([roll.NewKid], ring.Keys(Now).Select(k => k!["kid"]!.GetValue<string>()));
+        }
+        finally
+        {
+            await app.StopAsync();
+            await app.DisposeAsync();
+        }
     }
 
     [Fact]
@@ -284,13 +336,14 @@ public sealed class InstanceKeyRollStoreTests(PostgresFixture postgres) : IDispo
             await VeriteeServer.RekeyAsync(Sqlite(kek), newKek, Now);
             await VeriteeServer.RollInstanceKeyAsync(Sqlite(newKek), TimeSpan.FromHours(1), Now);
 
+            static bool Refused(LogEntry e) => e.Category == "Veritee.Service.InstanceKey" && e.Message.Contains("does not open the rolled instance key", StringComparison.Ordinal);
             var deadline = DateTime.UtcNow.AddSeconds(10);
-            while (!logs.Entries.Any(e => e.Category == "Veritee.Service.InstanceKey") && DateTime.UtcNow < deadline)
+            while (!logs.Entries.Any(Refused) && DateTime.UtcNow < deadline)
             {
                 await Task.Delay(50);
             }
 
-            var warning = logs.Entries.First(e => e.Category == "Veritee.Service.InstanceKey");
+            var warning = logs.Entries.First(Refused);
             Assert.Equal(LogLevel.Warning, warning.Level);
             Assert.Contains("does not open the rolled instance key", warning.Message, StringComparison.Ordinal);
             Assert.Contains(k1, warning.Message, StringComparison.Ordinal);

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json.Nodes;
@@ -31,6 +32,28 @@ public sealed class InstanceKeyRing : IDisposable
 
     /// <summary>The kids of stored entries the last update left out because the signing key did not sign them.</summary>
     public IReadOnlyList<string> Rejected => Volatile.Read(ref _current).Rejected;
+
+    /// <summary>
+    /// How this node follows the store's key (null when it does not: a mounted key file): the time of the last read that
+    /// succeeded, and of the last that failed with its reason.
+    /// </summary>
+    internal (DateTimeOffset LastSuccess, DateTimeOffset? LastFailure, string? Error)? Following => Volatile.Read(ref _followBox)?.Value;
+
+    private StrongBox<(DateTimeOffset, DateTimeOffset?, string?)>? _followBox;
+
+    /// <summary>Records a read of the store that succeeded.</summary>
+    internal void Followed(DateTimeOffset at)
+    {
+        var previous = Following;
+        Volatile.Write(ref _followBox, new((at, previous?.LastFailure, previous?.Error)));
+    }
+
+    /// <summary>Records a read of the store that failed, keeping the time of the last success.</summary>
+    internal void FollowFailed(DateTimeOffset at, string error)
+    {
+        var previous = Following;
+        Volatile.Write(ref _followBox, new((previous?.LastSuccess ?? DateTimeOffset.MinValue, at, error)));
+    }
 
     /// <summary>True when <paramref name="kid"/> names a key this ring signed with before the current one.</summary>
     internal bool HeldBefore(string kid)
@@ -170,15 +193,19 @@ internal sealed partial class InstanceKeyRefresher(IServiceStore store, Instance
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        // The key was read from the store at start.
+        ring.Followed(clock.GetUtcNow());
         using var timer = new PeriodicTimer(interval, clock);
         while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
         {
             try
             {
                 await RefreshAsync(stoppingToken).ConfigureAwait(false);
+                ring.Followed(clock.GetUtcNow());
             }
             catch (Exception e) when (e is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
             {
+                ring.FollowFailed(clock.GetUtcNow(), e.Message);
                 LogRefreshFailed(logger, ring.Signing.Kid, e.Message);
             }
         }

@@ -408,7 +408,7 @@ public static partial class VeriteeServer
     /// the collateral service has not just failed a request for want of collateral (judged from real requests: a
     /// probe never calls Intel). 200 or 503 with the checks as JSON.
     /// </summary>
-    private static async Task Ready(HttpContext context, StoreProbe probe, AttestationEngine engine, ServiceOptions options, TimeProvider clock)
+    private static async Task Ready(HttpContext context, StoreProbe probe, AttestationEngine engine, ServiceOptions options, TimeProvider clock, InstanceKeyRing keys)
     {
         var ready = true;
         var checks = new JsonObject();
@@ -448,6 +448,31 @@ public static partial class VeriteeServer
         }
 
         checks["collateral"] = collateral.Count == 0 ? new JsonObject { ["status"] = "not-configured" } : collateral;
+
+        // A node that has not read the stored key for three refresh intervals may be signing with a key rolled out
+        // because it leaked: it stops taking traffic until it reads the store again.
+        if (options.InstanceKeyCertificate is null && keys.Following is { } follow)
+        {
+            var current = clock.GetUtcNow() - follow.LastSuccess <= (3 * options.InstanceKeyRefreshInterval) + TimeSpan.FromSeconds(1);
+            ready &= current;
+            var key = new JsonObject
+            {
+                ["status"] = current ? "ok" : "stale",
+                ["kid"] = keys.Signing.Kid,
+                ["lastRead"] = follow.LastSuccess.ToString("O", CultureInfo.InvariantCulture),
+            };
+            if (follow.LastFailure is { } failedAt && failedAt > follow.LastSuccess)
+            {
+                key["lastFailure"] = failedAt.ToString("O", CultureInfo.InvariantCulture);
+                key["error"] = follow.Error;
+            }
+
+            checks["instanceKey"] = key;
+        }
+        else
+        {
+            checks["instanceKey"] = new JsonObject { ["status"] = "mounted", ["kid"] = keys.Signing.Kid };
+        }
         await WriteJson(context, new JsonObject { ["status"] = ready ? "ready" : "unavailable", ["checks"] = checks },
             ready ? HttpStatusCode.OK : HttpStatusCode.ServiceUnavailable).ConfigureAwait(false);
     }

@@ -179,6 +179,11 @@ public static partial class VeriteeServer
         // Keys rolled out of service stay in /certs until their time ends, across restarts too.
         var keys = new InstanceKeyRing(key, kek is null ? [] : await store.GetRetiredInstanceKeysAsync(cancellationToken).ConfigureAwait(false));
         var rolledMeanwhile = kek is not null && await store.GetInstanceKeyAsync(cancellationToken).ConfigureAwait(false) is { } now && !now.Certificate.AsSpan().SequenceEqual(key.Certificate.RawData);
+        if (kek is not null)
+        {
+            keys.Followed(clock.GetUtcNow());
+        }
+
         if (keys.Rejected.Count > 0 && !rolledMeanwhile)
         {
             notes.Add($"the store lists {keys.Rejected.Count} rolled-out key(s) the signing key did not sign; they are not published in /certs (was the store written to without Veritee?)");

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using LogEntry = (string Category, Microsoft.Extensions.Logging.LogLevel Level, string Message, System.Collections.Generic.IReadOnlyList<System.Collections.Generic.KeyValuePair<string, object?>> Fields);
 
@@ -348,6 +349,27 @@ public sealed class InstanceKeyRollStoreTests(PostgresFixture postgres) : IDispo
             Assert.Contains("does not open the rolled instance key", warning.Message, StringComparison.Ordinal);
             Assert.Contains(k1, warning.Message, StringComparison.Ordinal);
             Assert.Equal(k1, ring.Signing.Kid);
+
+            // After three intervals without a good read the node is no longer ready: it may hold a leaked key.
+            var address = app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>().Features
+                .Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses.First();
+            using var http = new HttpClient();
+            JsonNode? ready = null;
+            var status = HttpStatusCode.OK;
+            deadline = DateTime.UtcNow.AddSeconds(10);
+            while (status == HttpStatusCode.OK && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(100);
+                using var response = await http.GetAsync(address + VeriteeServer.ReadyPath);
+                status = response.StatusCode;
+                ready = JsonNode.Parse(await response.Content.ReadAsStringAsync());
+            }
+
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, status);
+            Assert.Equal("stale", ready!["checks"]!["instanceKey"]!["status"]!.GetValue<string>());
+            Assert.Equal(k1, ready["checks"]!["instanceKey"]!["kid"]!.GetValue<string>());
+            Assert.Contains("does not open the rolled instance key", ready["checks"]!["instanceKey"]!["error"]!.GetValue<string>(), StringComparison.Ordinal);
+            Assert.Equal("ok", ready["checks"]!["store"]!["status"]!.GetValue<string>());
         }
         finally
         {

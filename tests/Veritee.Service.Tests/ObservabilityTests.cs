@@ -37,6 +37,7 @@ public sealed class ObservabilityTests(LoggedServiceFixture service) : IClassFix
         Assert.Equal("ok", ready["checks"]!["store"]!["status"]!.GetValue<string>());
         Assert.Equal("sqlite", ready["checks"]!["store"]!["kind"]!.GetValue<string>());
         Assert.Equal("ok", ready["checks"]!["collateral"]!["folder"]!.GetValue<string>());
+        Assert.Equal("ok", ready["checks"]!["instanceKey"]!["status"]!.GetValue<string>());
     }
 
     [Fact]

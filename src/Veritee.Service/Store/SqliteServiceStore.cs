@@ -259,7 +259,8 @@ public sealed class SqliteServiceStore : IServiceStore
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using (var pragma = connection.CreateCommand())
         {
-            // The space the replaced bytes occupied is zeroed, not left in the file's free pages.
+            // The space the replaced bytes occupied in the database file is zeroed, not left in its free pages (a
+            // journal written meanwhile may still hold them until it is overwritten).
             pragma.CommandText = "PRAGMA secure_delete = ON";
             await pragma.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
@@ -278,7 +279,8 @@ public sealed class SqliteServiceStore : IServiceStore
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using (var pragma = connection.CreateCommand())
         {
-            // The old sealed key's bytes are zeroed, not left in the file's free pages.
+            // The old sealed key's bytes are zeroed in the database file, not left in its free pages (a journal written
+            // meanwhile may still hold them until it is overwritten; the rekey after a leak makes them useless).
             pragma.CommandText = "PRAGMA secure_delete = ON";
             await pragma.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }

@@ -126,6 +126,15 @@ public sealed class InstanceKeyRollStoreTests(PostgresFixture postgres) : IDispo
         }
     }
 
+    /// <summary>A running SQLite node that reads its stored key every 100 ms, with its key ring and captured logs.</summary>
+    private async Task<(Microsoft.AspNetCore.Builder.WebApplication App, InstanceKeyRing Ring, CapturingLoggerProvider Logs)> StartFollowingNodeAsync(byte[] kek)
+    {
+        var logs = new CapturingLoggerProvider();
+        var app = await VeriteeServer.BuildAsync(Sqlite(kek) with { InstanceKeyRefreshInterval = TimeSpan.FromMilliseconds(100), LoggerProviders = [logs] }, "http://127.0.0.1:0");
+        await app.StartAsync();
+        return (app, (InstanceKeyRing)app.Services.GetService(typeof(InstanceKeyRing))!, logs);
+    }
+
     [Fact]
     public async Task A_restarted_node_signs_with_the_rolled_key_and_publishes_the_old_one_until_its_time_ends()
     {
@@ -173,12 +182,9 @@ public sealed class InstanceKeyRollStoreTests(PostgresFixture postgres) : IDispo
     public async Task A_running_node_never_goes_back_to_a_key_it_rolled_away_from()
     {
         var kek = RandomNumberGenerator.GetBytes(32);
-        var logs = new CapturingLoggerProvider();
-        var app = await VeriteeServer.BuildAsync(Sqlite(kek) with { InstanceKeyRefreshInterval = TimeSpan.FromMilliseconds(100), LoggerProviders = [logs] }, "http://127.0.0.1:0");
+        var (app, ring, logs) = await StartFollowingNodeAsync(kek);
         try
         {
-            await app.StartAsync();
-            var ring = (InstanceKeyRing)app.Services.GetService(typeof(InstanceKeyRing))!;
             var store = new Veritee.Service.Store.SqliteServiceStore(Path.Combine(_folder, "veritee.db"));
             var leaked = (await store.GetInstanceKeyAsync(CancellationToken.None))!.Value;
             var k1 = ring.Signing.Kid;
@@ -324,12 +330,9 @@ public sealed class InstanceKeyRollStoreTests(PostgresFixture postgres) : IDispo
     public async Task A_node_whose_key_encryption_key_no_longer_opens_the_store_keeps_signing_with_its_key_and_says_why()
     {
         var kek = RandomNumberGenerator.GetBytes(32);
-        var logs = new CapturingLoggerProvider();
-        var app = await VeriteeServer.BuildAsync(Sqlite(kek) with { InstanceKeyRefreshInterval = TimeSpan.FromMilliseconds(100), LoggerProviders = [logs] }, "http://127.0.0.1:0");
+        var (app, ring, logs) = await StartFollowingNodeAsync(kek);
         try
         {
-            await app.StartAsync();
-            var ring = (InstanceKeyRing)app.Services.GetService(typeof(InstanceKeyRing))!;
             var k1 = ring.Signing.Kid;
 
             // Rekeyed, and this node not restarted: the key rolled after it is sealed under a key the node lacks.

@@ -7,36 +7,16 @@ using Veritee.TestSupport;
 namespace Veritee.Service.Tests;
 
 /// <summary>The data folder is private from the first byte and the instance key is never stored in clear.</summary>
-public sealed class DataFolderTests : IDisposable
+public sealed class DataFolderTests : StoreFolderTests
 {
     private const UnixFileMode GroupOrOthers = UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute |
         UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
 
-    private readonly string _folder = Path.Combine(Path.GetTempPath(), "veritee-data-" + Guid.NewGuid().ToString("N"));
-
-    private string Data => Path.Combine(_folder, "data");
+    private string Data => Path.Combine(Folder, "data");
 
     private string KekFile => Path.Combine(Data, "key-encryption-key");
 
-    public void Dispose()
-    {
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        if (Directory.Exists(_folder))
-        {
-            Directory.Delete(_folder, recursive: true);
-        }
-    }
-
     private ServiceOptions Options(byte[]? kek = null) => new() { InstanceUrl = "https://attest.example", DataDirectory = Data, KeyEncryptionKey = kek };
-
-    private static async Task<string> Kid(ServiceOptions options)
-    {
-        var app = await VeriteeServer.BuildAsync(options, "http://127.0.0.1:0");
-        await using (app.ConfigureAwait(false))
-        {
-            return ((InstanceKeyRing)app.Services.GetService(typeof(InstanceKeyRing))!).Signing.Kid;
-        }
-    }
 
     private async Task<byte[]> StoredKey() => (await new SqliteServiceStore(Path.Combine(Data, "veritee.db")).GetInstanceKeyAsync(CancellationToken.None))!.Value.Pkcs8;
 

@@ -99,21 +99,11 @@ public sealed class InstanceKeyRollTests(RollingKeyServiceFixture service) : ICl
 }
 
 /// <summary>Rolls on stores no node runs on at the time: refusals change nothing, a restart publishes what the store keeps.</summary>
-public sealed class InstanceKeyRollStoreTests(PostgresFixture postgres) : IDisposable, IClassFixture<PostgresFixture>
+public sealed class InstanceKeyRollStoreTests(PostgresFixture postgres) : StoreFolderTests, IClassFixture<PostgresFixture>
 {
     private static readonly DateTimeOffset Now = DateTimeOffset.FromUnixTimeSeconds(1_790_000_000);
-    private readonly string _folder = Path.Combine(Path.GetTempPath(), "veritee-roll-" + Guid.NewGuid().ToString("N"));
 
-    public void Dispose()
-    {
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        if (Directory.Exists(_folder))
-        {
-            Directory.Delete(_folder, recursive: true);
-        }
-    }
-
-    private ServiceOptions Sqlite(byte[]? kek) => new() { InstanceUrl = "https://attest.example", DataDirectory = _folder, KeyEncryptionKey = kek };
+    private ServiceOptions Sqlite(byte[]? kek) => new() { InstanceUrl = "https://attest.example", DataDirectory = Folder, KeyEncryptionKey = kek };
 
     /// <summary>The kids a node built on <paramref name="options"/> publishes at <paramref name="at"/>, signing key first.</summary>
     private static async Task<string[]> PublishedKids(ServiceOptions options, DateTimeOffset at)
@@ -157,7 +147,7 @@ public sealed class InstanceKeyRollStoreTests(PostgresFixture postgres) : IDispo
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
 
         // Someone who can write to the store but holds no key: keeps the key row, rewrites the list of rolled-out keys.
-        var store = new Veritee.Service.Store.SqliteServiceStore(Path.Combine(_folder, "veritee.db"));
+        var store = new Veritee.Service.Store.SqliteServiceStore(Path.Combine(Folder, "veritee.db"));
         var row = (await store.GetInstanceKeyAsync(CancellationToken.None))!.Value;
         var genuine = Assert.Single(await store.GetRetiredInstanceKeysAsync(CancellationToken.None));
         using var intruder = InstanceSigningKey.Create("https://attest.example", Now);
@@ -185,7 +175,7 @@ public sealed class InstanceKeyRollStoreTests(PostgresFixture postgres) : IDispo
         var (app, ring, logs) = await StartFollowingNodeAsync(kek);
         try
         {
-            var store = new Veritee.Service.Store.SqliteServiceStore(Path.Combine(_folder, "veritee.db"));
+            var store = new Veritee.Service.Store.SqliteServiceStore(Path.Combine(Folder, "veritee.db"));
             var leaked = (await store.GetInstanceKeyAsync(CancellationToken.None))!.Value;
             var k1 = ring.Signing.Kid;
 
@@ -247,7 +237,7 @@ public sealed class InstanceKeyRollStoreTests(PostgresFixture postgres) : IDispo
     }
 
     [Fact]
-    public async Task A_generated_key_encryption_key_is_found_in_the_data_folder()
+    public async Task A_generated_key_encryption_key_is_found_in_the_dataFolder()
     {
         var k1 = Assert.Single(await PublishedKids(Sqlite(null), Now));
         var roll = await VeriteeServer.RollInstanceKeyAsync(Sqlite(null), TimeSpan.FromHours(1), Now);
@@ -264,7 +254,7 @@ public sealed class InstanceKeyRollStoreTests(PostgresFixture postgres) : IDispo
         var wrong = await Assert.ThrowsAsync<InvalidOperationException>(() => VeriteeServer.RollInstanceKeyAsync(Sqlite(RandomNumberGenerator.GetBytes(32)), TimeSpan.FromHours(1), Now));
         Assert.Contains("the key-encryption key does not open the stored instance key", wrong.Message, StringComparison.Ordinal);
 
-        var empty = Path.Combine(_folder, "empty");
+        var empty = Path.Combine(Folder, "empty");
         var none = await Assert.ThrowsAsync<InvalidOperationException>(() => VeriteeServer.RollInstanceKeyAsync(Sqlite(kek) with { DataDirectory = empty }, TimeSpan.FromHours(1), Now));
         Assert.Contains("holds no Veritee store", none.Message, StringComparison.Ordinal);
         Assert.False(Directory.Exists(empty));
@@ -285,7 +275,7 @@ public sealed class InstanceKeyRollStoreTests(PostgresFixture postgres) : IDispo
         var kek = RandomNumberGenerator.GetBytes(32);
         ServiceOptions Node(string name) => Sqlite(kek) with
         {
-            DataDirectory = Path.Combine(_folder, name),
+            DataDirectory = Path.Combine(Folder, name),
             PostgresConnectionString = postgres.Server.ConnectionString(database),
             InstanceKeyRefreshInterval = TimeSpan.FromMilliseconds(100),
         };

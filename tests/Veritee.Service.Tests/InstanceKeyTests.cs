@@ -4,37 +4,17 @@ using Veritee.Service.Store;
 
 namespace Veritee.Service.Tests;
 
-public sealed class InstanceKeyTests : IDisposable
+public sealed class InstanceKeyTests : StoreFolderTests
 {
-    private readonly string _folder = Path.Combine(Path.GetTempPath(), "veritee-key-" + Guid.NewGuid().ToString("N"));
-
-    public void Dispose()
-    {
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        if (Directory.Exists(_folder))
-        {
-            Directory.Delete(_folder, recursive: true);
-        }
-    }
-
     private ServiceOptions Options(byte[]? kek, string data = "data") =>
-        new() { InstanceUrl = "https://attest.example", DataDirectory = Path.Combine(_folder, data), KeyEncryptionKey = kek };
-
-    private static async Task<string> Kid(ServiceOptions options)
-    {
-        var app = await VeriteeServer.BuildAsync(options, "http://127.0.0.1:0");
-        await using (app.ConfigureAwait(false))
-        {
-            return ((InstanceKeyRing)app.Services.GetService(typeof(InstanceKeyRing))!).Signing.Kid;
-        }
-    }
+        new() { InstanceUrl = "https://attest.example", DataDirectory = Path.Combine(Folder, data), KeyEncryptionKey = kek };
 
     [Fact]
     public async Task With_a_key_encryption_key_the_stored_key_is_sealed_and_only_that_key_opens_it()
     {
         var kek = RandomNumberGenerator.GetBytes(32);
         var kid = await Kid(Options(kek));
-        var store = new SqliteServiceStore(Path.Combine(_folder, "data", "veritee.db"));
+        var store = new SqliteServiceStore(Path.Combine(Folder, "data", "veritee.db"));
         var stored = (await store.GetInstanceKeyAsync(CancellationToken.None))!.Value.Pkcs8;
         Assert.True(InstanceKeyProtector.IsSealed(stored));
         Assert.Throws<CryptographicException>(() => RSA.Create().ImportPkcs8PrivateKey(stored, out _));

@@ -7,30 +7,11 @@ namespace Veritee.Service.Tests;
 /// (its kid, so /certs and every issued token) stays the same, only the new key opens the store afterwards, and a
 /// wrong old key, a missing store or equal keys change nothing.
 /// </summary>
-public sealed class RekeyTests(PostgresFixture postgres) : IDisposable, IClassFixture<PostgresFixture>
+public sealed class RekeyTests(PostgresFixture postgres) : StoreFolderTests, IClassFixture<PostgresFixture>
 {
     private static readonly DateTimeOffset Now = DateTimeOffset.FromUnixTimeSeconds(1_790_000_000);
-    private readonly string _folder = Path.Combine(Path.GetTempPath(), "veritee-rekey-" + Guid.NewGuid().ToString("N"));
 
-    public void Dispose()
-    {
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        if (Directory.Exists(_folder))
-        {
-            Directory.Delete(_folder, recursive: true);
-        }
-    }
-
-    private ServiceOptions Sqlite(byte[]? kek) => new() { InstanceUrl = "https://attest.example", DataDirectory = _folder, KeyEncryptionKey = kek };
-
-    private static async Task<string> Kid(ServiceOptions options)
-    {
-        var app = await VeriteeServer.BuildAsync(options, "http://127.0.0.1:0");
-        await using (app.ConfigureAwait(false))
-        {
-            return ((InstanceKeyRing)app.Services.GetService(typeof(InstanceKeyRing))!).Signing.Kid;
-        }
-    }
+    private ServiceOptions Sqlite(byte[]? kek) => new() { InstanceUrl = "https://attest.example", DataDirectory = Folder, KeyEncryptionKey = kek };
 
     [Fact]
     public async Task A_configured_key_is_replaced_and_the_signing_key_stays()
@@ -51,7 +32,7 @@ public sealed class RekeyTests(PostgresFixture postgres) : IDisposable, IClassFi
     public async Task The_generated_key_is_retired_beside_the_store_and_kept_private()
     {
         var kid = await Kid(Sqlite(null));
-        var generated = Path.Combine(_folder, VeriteeServer.KeyEncryptionKeyFileName);
+        var generated = Path.Combine(Folder, VeriteeServer.KeyEncryptionKeyFileName);
         var before = File.ReadAllBytes(generated);
         var newKek = RandomNumberGenerator.GetBytes(32);
 
@@ -80,7 +61,7 @@ public sealed class RekeyTests(PostgresFixture postgres) : IDisposable, IClassFi
         Assert.Contains("equals the old one", same.Message, StringComparison.Ordinal);
         Assert.Equal(kid, await Kid(Sqlite(kek)));
 
-        var empty = Path.Combine(_folder, "empty");
+        var empty = Path.Combine(Folder, "empty");
         var none = await Assert.ThrowsAsync<InvalidOperationException>(() => VeriteeServer.RekeyAsync(Sqlite(kek) with { DataDirectory = empty }, RandomNumberGenerator.GetBytes(32), Now));
         Assert.Contains("holds no Veritee store", none.Message, StringComparison.Ordinal);
         Assert.False(Directory.Exists(empty));
@@ -93,7 +74,7 @@ public sealed class RekeyTests(PostgresFixture postgres) : IDisposable, IClassFi
         postgres.Server.CreateDatabase(database);
         var oldKek = RandomNumberGenerator.GetBytes(32);
         var newKek = RandomNumberGenerator.GetBytes(32);
-        ServiceOptions Node(string name, byte[] kek) => Sqlite(kek) with { DataDirectory = Path.Combine(_folder, name), PostgresConnectionString = postgres.Server.ConnectionString(database) };
+        ServiceOptions Node(string name, byte[] kek) => Sqlite(kek) with { DataDirectory = Path.Combine(Folder, name), PostgresConnectionString = postgres.Server.ConnectionString(database) };
         var kid = await Kid(Node("a", oldKek));
 
         Assert.Equal(kid, (await VeriteeServer.RekeyAsync(Node("admin", oldKek), newKek, Now)).Kid);
